@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers (dependencies point one way; see docs/architecture.md):
+//   CBOR  <-  CTAP  <-  CredentialStore  <-  VirtualKey  <-  vfido
+//   CTAPHID (knows no CTAP)  <-  VirtualKey
+let package = Package(
+    name: "vfido",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vfido", targets: ["vfido"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // Strict CBOR reader with hard limits and a canonical (CTAP2) writer. No dependencies.
+        .target(name: "CBOR"),
+        // The authenticator core: a pure state machine over injected environment protocols.
+        .target(name: "CTAP", dependencies: [
+            "CBOR",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ]),
+        // CTAPHID framing and channel state machine. Knows nothing of CTAP.
+        .target(name: "CTAPHID"),
+        // SQLite from the system (libsqlite3-dev).
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // Durable, encrypted implementation of CTAP.CredentialStore.
+        .target(name: "CredentialStore", dependencies: [
+            "CTAP", "CBOR", "CSQLite",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Composition root: wiring transports to the core, prompt policy, logging.
+        .target(name: "VirtualKey", dependencies: [
+            "CTAP", "CTAPHID", "CredentialStore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "vfido", dependencies: [
+            "VirtualKey", "CTAP",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "vfido-bench", dependencies: [
+            "VirtualKey", "CTAP", "CBOR", "CTAPHID", "CredentialStore",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
+        .testTarget(name: "CTAPTests", dependencies: [
+            "CTAP", "CBOR", "CredentialStore",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+        ]),
+        .testTarget(name: "CTAPHIDTests", dependencies: ["CTAPHID"]),
+        .testTarget(name: "CredentialStoreTests", dependencies: ["CredentialStore", "CTAP"]),
+        .testTarget(name: "VirtualKeyTests", dependencies: ["VirtualKey", "CTAP", "CTAPHID", "CBOR"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

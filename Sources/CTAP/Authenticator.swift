@@ -1,0 +1,154 @@
+import CBOR
+import Foundation
+
+/// How makeCredential attests new credentials.
+public enum AttestationMode: String, Sendable, CaseIterable {
+    /// `packed` signed by the batch key, with the batch certificate in x5c.
+    case packed
+    /// `packed` self attestation: signed by the new credential's own key, no certificate.
+    case `self`
+    /// `none`: no attestation statement.
+    case none
+}
+
+public struct AuthenticatorConfig: Sendable {
+    public var aaguid: [UInt8]
+    public var attestation: AttestationMode
+    public var firmwareVersion: Int
+    /// authenticatorReset is only allowed this long after power-up (CTAP 2.1 §6.6 leaves it to
+    /// the authenticator; real keys use 10 s). nil allows it at any time.
+    public var resetWindow: Duration?
+    public var maxCredentialCountInList: Int
+    public var maxCredentialIdLength: Int
+    public var maxMessageSize: Int
+
+    /// vfido's AAGUID: fixed so relying parties can recognise the model.
+    public static let defaultAAGUID: [UInt8] = [
+        0x76, 0x66, 0x69, 0x64, 0x6F, 0x2D, 0x4B, 0x65, 0x79, 0x21, 0x9A, 0x1E, 0x5C, 0x0F, 0xE1, 0x7A,
+    ]
+
+    public init(aaguid: [UInt8] = AuthenticatorConfig.defaultAAGUID, attestation: AttestationMode = .packed,
+                firmwareVersion: Int = 0x0001_0000, resetWindow: Duration? = .seconds(10),
+                maxCredentialCountInList: Int = 8, maxCredentialIdLength: Int = 128, maxMessageSize: Int = 7609) {
+        self.aaguid = aaguid
+        self.attestation = attestation
+        self.firmwareVersion = firmwareVersion
+        self.resetWindow = resetWindow
+        self.maxCredentialCountInList = maxCredentialCountInList
+        self.maxCredentialIdLength = maxCredentialIdLength
+        self.maxMessageSize = maxMessageSize
+    }
+}
+
+/// One exchange, for the transport's log line.
+public struct CTAPExchange: Sendable {
+    public var command: UInt8
+    public var response: [UInt8]
+    public var error: CTAPError?
+    public var status: CTAPStatus { CTAPStatus(rawValue: response.first ?? 0x7F) }
+    public init(command: UInt8, response: [UInt8], error: CTAPError?) {
+        self.command = command
+        self.response = response
+        self.error = error
+    }
+}
+
+/// The authenticator core: CTAP2 requests in, responses out. Time, randomness, user presence
+/// and storage are injected; it performs no I/O of its own. Transports serialise requests
+/// (CTAPHID allows one transaction at a time), so actor reentrancy at a user-presence await
+/// never interleaves two commands.
+public actor Authenticator {
+    public let config: AuthenticatorConfig
+    let store: CredentialStore
+    let presence: UserPresence
+    let random: RandomSource
+    let clock: MonotonicClock
+    var secrets: DeviceSecrets
+    var sealer: CredentialIDSealer
+    var poweredOnAt: ContinuousClock.Instant
+    /// Left-over accounts of a discoverable getAssertion, for getNextAssertion.
+    var pendingAssertions: PendingAssertions?
+
+    public init(config: AuthenticatorConfig = AuthenticatorConfig(), store: CredentialStore, presence: UserPresence,
+                random: RandomSource = SystemRandom(), clock: MonotonicClock = SystemClock()) throws(CTAPError) {
+        self.config = config
+        self.store = store
+        self.presence = presence
+        self.random = random
+        self.clock = clock
+        let secrets = try Self.loadOrCreateSecrets(store: store, aaguid: config.aaguid, random: random)
+        self.secrets = secrets
+        self.sealer = CredentialIDSealer(masterKey: secrets.masterKey)
+        self.poweredOnAt = clock.now
+    }
+
+    static func loadOrCreateSecrets(store: CredentialStore, aaguid: [UInt8], random: RandomSource) throws(CTAPError) -> DeviceSecrets {
+        if let blob = try storeCall({ try store.loadSecret(DeviceSecrets.storeName) }) {
+            do { return try DeviceSecrets(cbor: try CBORReader.decode(blob)) } catch {
+                throw CTAPError(.other, "stored device secrets are unreadable: \(error)")
+            }
+        }
+        let fresh = try DeviceSecrets.generate(aaguid: aaguid, random: random)
+        try storeCall { try store.saveSecret(DeviceSecrets.storeName, fresh.cbor.encoded) }
+        return fresh
+    }
+
+    /// The attestation root certificate in PEM (what `vfido attestation root` prints).
+    public func attestationRootPEM() throws -> String { try secrets.attestationRootPEM() }
+
+    /// Handles one CTAP2 message: a command byte, then CBOR parameters. Answers a status byte,
+    /// then CBOR for successful commands that return data.
+    public func handle(_ message: [UInt8]) async -> CTAPExchange {
+        guard let commandByte = message.first else {
+            return CTAPExchange(command: 0, response: [CTAPStatus.invalidLength.rawValue],
+                                error: CTAPError(.invalidLength, "empty message"))
+        }
+        do {
+            let body = try await dispatch(commandByte, message.dropFirst())
+            return CTAPExchange(command: commandByte, response: [CTAPStatus.ok.rawValue] + (body?.encoded ?? []), error: nil)
+        } catch {
+            return CTAPExchange(command: commandByte, response: [error.status.rawValue], error: error)
+        }
+    }
+
+    func dispatch(_ commandByte: UInt8, _ body: ArraySlice<UInt8>) async throws(CTAPError) -> CBORValue? {
+        guard let command = CTAPCommand(rawValue: commandByte) else {
+            pendingAssertions = nil
+            throw CTAPError(.invalidCommand, String(format: "unknown command 0x%02X", commandByte))
+        }
+        // getNextAssertion must follow getAssertion directly (CTAP 2.1 §6.3).
+        if command != .getNextAssertion && command != .getAssertion { pendingAssertions = nil }
+        switch command {
+        case .getInfo: return getInfo()
+        case .makeCredential: return try await makeCredential(Parameters(body))
+        case .getAssertion: return try await getAssertion(Parameters(body))
+        case .getNextAssertion: return try getNextAssertion()
+        case .reset: try await reset(); return nil
+        case .selection: try await selection(); return nil
+        default: throw CTAPError(.invalidCommand, "command \(command) is not supported")
+        }
+    }
+
+    /// Asks the user, turning any answer but "approved" into its status.
+    func requireUserPresence(_ request: UserPresenceRequest) async throws(CTAPError) {
+        let result = await presence.confirm(request)
+        if let status = result.failureStatus { throw CTAPError(status, "user presence: \(result)") }
+    }
+
+    func nextSignCount() throws(CTAPError) -> UInt32 {
+        try storeCall { try store.incrementSignCount() }
+    }
+
+    /// Simulates unplugging and plugging the key back in: per-boot state is forgotten.
+    public func powerCycle() {
+        poweredOnAt = clock.now
+        pendingAssertions = nil
+    }
+}
+
+/// The one place where a storage failure becomes a CTAP status.
+func storeCall<T>(_ body: () throws -> T) throws(CTAPError) -> T {
+    do { return try body() } catch let error as CTAPError { throw error } catch {
+        throw CTAPError(.other, "credential store: \(error)")
+    }
+}

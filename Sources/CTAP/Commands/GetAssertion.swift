@@ -1,0 +1,119 @@
+import CBOR
+
+/// authenticatorGetAssertion (CTAP 2.1 §6.2).
+struct GetAssertionRequest {
+    enum Key: Int {
+        case rpId = 0x01, clientDataHash = 0x02, allowList = 0x03, extensions = 0x04, options = 0x05
+        case pinUvAuthParam = 0x06, pinUvAuthProtocol = 0x07
+    }
+
+    var rpId: String
+    var clientDataHash: [UInt8]
+    var allowList: [CredentialDescriptor]
+    var options: Options
+    var pinUvAuthParam: [UInt8]?
+    var pinUvAuthProtocol: Int?
+
+    init(_ p: Parameters) throws(CTAPError) {
+        rpId = try p.required(Key.rpId).expectText("rpId")
+        clientDataHash = try p.required(Key.clientDataHash).expectBytes("clientDataHash")
+        allowList = try CredentialDescriptor.list(p[Key.allowList], "allowList")
+        if let extensions = p[Key.extensions] { _ = try extensions.expectMap("extensions") }
+        options = try Options(p[Key.options])
+        pinUvAuthParam = try p[Key.pinUvAuthParam].map { v throws(CTAPError) in try v.expectBytes("pinUvAuthParam") }
+        pinUvAuthProtocol = try p[Key.pinUvAuthProtocol].map { v throws(CTAPError) in try v.expectInt("pinUvAuthProtocol") }
+    }
+}
+
+/// One credential that can answer an assertion.
+struct AssertionCandidate {
+    var id: [UInt8]
+    var key: CredentialPrivateKey
+    var resident: ResidentCredential?
+}
+
+/// What getNextAssertion continues with (CTAP 2.1 §6.3): valid for 30 s, and only directly
+/// after the getAssertion that made it.
+struct PendingAssertions {
+    var remaining: [AssertionCandidate]
+    var clientDataHash: [UInt8]
+    var rpIdHash: [UInt8]
+    var flags: AuthenticatorData.Flags
+    var total: Int
+    var startedAt: ContinuousClock.Instant
+}
+
+extension Authenticator {
+    enum GetAssertionResponseKey: Int {
+        case credential = 0x01, authData = 0x02, signature = 0x03, user = 0x04, numberOfCredentials = 0x05
+    }
+
+    func getAssertion(_ parameters: Parameters) async throws(CTAPError) -> CBORValue {
+        pendingAssertions = nil
+        let request = try GetAssertionRequest(parameters)
+
+        // Step 1: the empty-pinUvAuthParam touch probe; no PIN can be set yet.
+        if let param = request.pinUvAuthParam, param.isEmpty {
+            try await requireUserPresence(UserPresenceRequest(operation: .touchProbe, rpId: request.rpId))
+            throw CTAPError(.pinNotSet, "touch probe")
+        }
+        if request.pinUvAuthParam != nil {
+            guard request.pinUvAuthProtocol != nil else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
+            throw CTAPError(.invalidParameter, "unsupported pinUvAuthProtocol")
+        }
+        // Step 5: options.
+        if request.options["rk"] != nil { throw CTAPError(.unsupportedOption, "rk in getAssertion") }
+        if request.options["uv"] == true { throw CTAPError(.invalidOption, "no built-in user verification") }
+        let userPresence = request.options["up"] ?? true
+
+        // Step 7: locate eligible credentials.
+        let rpIdHash = Digest.sha256(request.rpId)
+        var candidates: [AssertionCandidate] = []
+        if request.allowList.isEmpty {
+            let stored = try storeCall { try store.residentCredentials(rpIdHash: rpIdHash) }
+            for credential in stored.sorted(by: { $0.createdAt > $1.createdAt }) where credential.credProtect < 2 {
+                candidates.append(AssertionCandidate(
+                    id: credential.id, key: try CredentialPrivateKey(algorithm: credential.algorithm, raw: credential.privateKey),
+                    resident: credential))
+            }
+        } else {
+            for descriptor in request.allowList where descriptor.type == "public-key" {
+                guard let (source, resident) = try locate(descriptor.id, rpIdHash: rpIdHash) else { continue }
+                candidates.append(AssertionCandidate(
+                    id: descriptor.id, key: try CredentialPrivateKey(algorithm: source.algorithm, raw: source.key), resident: resident))
+                break  // with an allowList the authenticator picks one credential (step 7.1)
+            }
+        }
+        guard let first = candidates.first else { throw CTAPError(.noCredentials, "no credential for \(request.rpId)") }
+
+        // Step 10: user presence, unless this is a silent (up=false) pre-flight.
+        var flags: AuthenticatorData.Flags = []
+        if userPresence {
+            try await requireUserPresence(UserPresenceRequest(operation: .getAssertion, rpId: request.rpId, userName: first.resident?.userName))
+            flags.insert(.userPresent)
+        }
+        let total = candidates.count
+        if total > 1 {
+            pendingAssertions = PendingAssertions(
+                remaining: Array(candidates.dropFirst()), clientDataHash: request.clientDataHash, rpIdHash: rpIdHash,
+                flags: flags, total: total, startedAt: clock.now)
+        }
+        return try assertion(first, rpIdHash: rpIdHash, flags: flags, clientDataHash: request.clientDataHash,
+                             numberOfCredentials: total > 1 ? total : nil)
+    }
+
+    /// Signs one assertion: authData || clientDataHash with the credential's key.
+    func assertion(_ candidate: AssertionCandidate, rpIdHash: [UInt8], flags: AuthenticatorData.Flags,
+                   clientDataHash: [UInt8], numberOfCredentials: Int?) throws(CTAPError) -> CBORValue {
+        let authData = AuthenticatorData(rpIdHash: rpIdHash, flags: flags, signCount: try nextSignCount())
+        let signature = try candidate.key.sign(authData.bytes + clientDataHash)
+        return .intMap([
+            (GetAssertionResponseKey.credential.rawValue, .textMap([("id", .bytes(candidate.id)), ("type", "public-key")])),
+            (GetAssertionResponseKey.authData.rawValue, .bytes(authData.bytes)),
+            (GetAssertionResponseKey.signature.rawValue, .bytes(signature)),
+            (GetAssertionResponseKey.user.rawValue,
+             candidate.resident?.userEntity(includeIdentifyingFields: flags.contains(.userVerified))),
+            (GetAssertionResponseKey.numberOfCredentials.rawValue, numberOfCredentials.map(CBORValue.int)),
+        ])
+    }
+}

@@ -1,0 +1,19 @@
+/// authenticatorReset (CTAP 2.1 §6.6): forgets every credential by wiping the store and
+/// replacing the master key, so non-resident credential IDs stop opening too.
+extension Authenticator {
+    func reset() async throws(CTAPError) {
+        if let window = config.resetWindow, clock.now - poweredOnAt > window {
+            throw CTAPError(.notAllowed, "reset is only allowed within \(window) of power-up")
+        }
+        try await requireUserPresence(UserPresenceRequest(operation: .reset))
+        var fresh = secrets
+        fresh.masterKey = random.bytes(32)
+        try storeCall {
+            try store.wipe()
+            try store.saveSecret(DeviceSecrets.storeName, fresh.cbor.encoded)
+        }
+        secrets = fresh
+        sealer = CredentialIDSealer(masterKey: fresh.masterKey)
+        pendingAssertions = nil
+    }
+}

@@ -1,0 +1,78 @@
+/// Everything the authenticator core needs from the outside world, injected so that the core
+/// stays a pure, testable state machine (see docs/architecture.md).
+
+/// What the user is being asked to approve: shown by interactive prompt policies.
+public struct UserPresenceRequest: Sendable, Equatable {
+    public enum Operation: String, Sendable { case makeCredential, getAssertion, reset, selection, touchProbe }
+    public var operation: Operation
+    public var rpId: String?
+    public var userName: String?
+    public init(operation: Operation, rpId: String? = nil, userName: String? = nil) {
+        self.operation = operation
+        self.rpId = rpId
+        self.userName = userName
+    }
+}
+
+public enum UserPresenceResult: Sendable, Equatable {
+    case approved, denied, timedOut, cancelled
+
+    /// The status a failed prompt answers with (CTAP 2.1 §6.1.2 step 12 and §11.2.9.1.5).
+    var failureStatus: CTAPStatus? {
+        switch self {
+        case .approved: nil
+        case .denied: .operationDenied
+        case .timedOut: .userActionTimeout
+        case .cancelled: .keepaliveCancel
+        }
+    }
+}
+
+/// Asks for a test of user presence ("touch"). Implementations: always approve, always deny,
+/// ask on a terminal, wait for a control-API call.
+public protocol UserPresence: Sendable {
+    func confirm(_ request: UserPresenceRequest) async -> UserPresenceResult
+}
+
+/// A source of random bytes (the system's CSPRNG in production; seeded in tests).
+public protocol RandomSource: Sendable {
+    func bytes(_ count: Int) -> [UInt8]
+}
+
+/// Monotonic time, for the reset window and getNextAssertion's timer.
+public protocol MonotonicClock: Sendable {
+    var now: ContinuousClock.Instant { get }
+}
+
+public struct SystemClock: MonotonicClock {
+    public init() {}
+    public var now: ContinuousClock.Instant { .now }
+}
+
+import Crypto
+
+public struct SystemRandom: RandomSource {
+    public init() {}
+    public func bytes(_ count: Int) -> [UInt8] {
+        var g = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &g) }
+    }
+}
+
+/// Durable storage for one authenticator. Implementations encrypt secrets and private keys at
+/// rest; the core hands them over in clear and never writes files itself.
+public protocol CredentialStore: Sendable {
+    /// A named secret blob (device secrets, PIN state), decrypted; nil if never saved.
+    func loadSecret(_ name: String) throws -> [UInt8]?
+    func saveSecret(_ name: String, _ value: [UInt8]) throws
+    /// Increments the global signature counter and returns the new value.
+    func incrementSignCount() throws -> UInt32
+    func residentCredentials(rpIdHash: [UInt8]) throws -> [ResidentCredential]
+    func residentCredential(id: [UInt8]) throws -> ResidentCredential?
+    func allResidentCredentials() throws -> [ResidentCredential]
+    /// Saves a resident credential, replacing any other one for the same RP and user handle.
+    func saveResidentCredential(_ credential: ResidentCredential) throws
+    func deleteResidentCredential(id: [UInt8]) throws
+    /// Removes every credential, every secret and the counter (authenticatorReset).
+    func wipe() throws
+}

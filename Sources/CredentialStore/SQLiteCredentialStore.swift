@@ -1,0 +1,244 @@
+import CTAP
+import Crypto
+import Foundation
+
+/// Errors of the durable store, with what to do about them.
+public enum CredentialStoreError: Error, CustomStringConvertible {
+    case unsupportedSchema(found: Int, supported: Int)
+    case corrupt(String)
+    case io(String)
+
+    public var description: String {
+        switch self {
+        case .unsupportedSchema(let found, let supported):
+            "state database has schema version \(found); this vfido understands up to \(supported) (use a newer vfido or another --state)"
+        case .corrupt(let what): "state is corrupt: \(what)"
+        case .io(let what): what
+        }
+    }
+}
+
+/// The credential store on SQLite: crash-safe (WAL, synchronous=FULL, one transaction per
+/// change), private keys and secrets sealed with AES-256-GCM under a storage key kept in its
+/// own 0600 file, every file 0600 in a 0700 directory, schema versioned by `user_version`.
+public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
+    public static let schemaVersion = 1
+    public static let databaseName = "vfido.sqlite3"
+    public static let storageKeyName = "storage.key"
+
+    private let db: SQLiteDatabase
+    private let storageKey: SymmetricKey
+    private let lock = NSLock()  // serialises use of the connection
+
+    /// Opens (creating if needed) the store in `directory`.
+    public convenience init(directory: URL) throws {
+        try Self.prepareDirectory(directory)
+        let keyURL = directory.appendingPathComponent(Self.storageKeyName)
+        let key = try Self.loadOrCreateKey(at: keyURL)
+        let dbURL = directory.appendingPathComponent(Self.databaseName)
+        try Self.createPrivateFile(at: dbURL)
+        try self.init(database: SQLiteDatabase(path: dbURL.path), storageKey: key, durable: true)
+    }
+
+    /// An in-memory store (tests, benchmarks, `--state :memory:`).
+    public static func inMemory() throws -> SQLiteCredentialStore {
+        try SQLiteCredentialStore(database: SQLiteDatabase(path: ":memory:"),
+                                  storageKey: SymmetricKey(size: .bits256), durable: false)
+    }
+
+    private init(database: SQLiteDatabase, storageKey: SymmetricKey, durable: Bool) throws {
+        db = database
+        self.storageKey = storageKey
+        if durable {
+            try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
+        }
+        try migrate()
+    }
+
+    private func migrate() throws {
+        let version = Int(try db.query("PRAGMA user_version").first?.first?.int ?? 0)
+        if version > Self.schemaVersion {
+            throw CredentialStoreError.unsupportedSchema(found: version, supported: Self.schemaVersion)
+        }
+        if version == 0 {
+            try db.transaction {
+                try db.execute("""
+                    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                    CREATE TABLE secrets (name TEXT PRIMARY KEY, sealed BLOB NOT NULL);
+                    CREATE TABLE credentials (
+                        id BLOB PRIMARY KEY,
+                        rp_id TEXT NOT NULL,
+                        rp_id_hash BLOB NOT NULL,
+                        rp_name TEXT,
+                        user_id BLOB NOT NULL,
+                        user_name TEXT,
+                        user_display_name TEXT,
+                        algorithm INTEGER NOT NULL,
+                        sealed_private_key BLOB NOT NULL,
+                        cred_protect INTEGER NOT NULL,
+                        created_at REAL NOT NULL,
+                        UNIQUE (rp_id_hash, user_id)
+                    );
+                    CREATE INDEX credentials_by_rp ON credentials (rp_id_hash);
+                    PRAGMA user_version = 1;
+                    """)
+            }
+        }
+    }
+
+    // MARK: - Sealing
+
+    /// AES-GCM with a context string as associated data, so a sealed value cannot be moved to
+    /// another row or field.
+    private func seal(_ plain: [UInt8], context: String) throws -> [UInt8] {
+        guard let combined = try AES.GCM.seal(plain, using: storageKey, authenticating: Array(context.utf8)).combined else {
+            throw CredentialStoreError.corrupt("sealing failed")
+        }
+        return Array(combined)
+    }
+
+    private func open(_ sealed: [UInt8], context: String) throws -> [UInt8] {
+        do {
+            return Array(try AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: storageKey,
+                                          authenticating: Array(context.utf8)))
+        } catch {
+            throw CredentialStoreError.corrupt("\(context) does not decrypt with this storage key")
+        }
+    }
+
+    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    // MARK: - CredentialStore
+
+    public func loadSecret(_ name: String) throws -> [UInt8]? {
+        try locked {
+            guard let sealed = try db.query("SELECT sealed FROM secrets WHERE name = ?", [.text(name)]).first?.first?.blob else {
+                return nil
+            }
+            return try open(sealed, context: "secret:" + name)
+        }
+    }
+
+    public func saveSecret(_ name: String, _ value: [UInt8]) throws {
+        try locked {
+            _ = try db.query("INSERT OR REPLACE INTO secrets (name, sealed) VALUES (?, ?)",
+                             [.text(name), .blob(try seal(value, context: "secret:" + name))])
+        }
+    }
+
+    public func incrementSignCount() throws -> UInt32 {
+        try locked {
+            let rows = try db.query("""
+                INSERT INTO counters (name, value) VALUES ('signCount', 1)
+                ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value
+                """)
+            guard let value = rows.first?.first?.int else { throw CredentialStoreError.corrupt("sign counter") }
+            return UInt32(truncatingIfNeeded: value)
+        }
+    }
+
+    private static let credentialColumns =
+        "id, rp_id, rp_id_hash, rp_name, user_id, user_name, user_display_name, algorithm, sealed_private_key, cred_protect, created_at"
+
+    private func credential(from row: [SQLiteDatabase.Value]) throws -> ResidentCredential {
+        guard row.count == 11, let id = row[0].blob, let rpId = row[1].text, let rpIdHash = row[2].blob,
+              let userId = row[4].blob, let algValue = row[7].int, let sealed = row[8].blob,
+              let credProtect = row[9].int, let createdAt = row[10].real,
+              let algorithm = COSEAlgorithm(rawValue: Int(algValue))
+        else { throw CredentialStoreError.corrupt("credential row") }
+        return ResidentCredential(
+            id: id, rpId: rpId, rpIdHash: rpIdHash, rpName: row[3].text, userId: userId, userName: row[5].text,
+            userDisplayName: row[6].text, algorithm: algorithm,
+            privateKey: try open(sealed, context: "credential:" + id.hex), credProtect: UInt8(clamping: credProtect),
+            createdAt: createdAt)
+    }
+
+    public func residentCredentials(rpIdHash: [UInt8]) throws -> [ResidentCredential] {
+        try locked {
+            try db.query("SELECT \(Self.credentialColumns) FROM credentials WHERE rp_id_hash = ? ORDER BY created_at DESC",
+                         [.blob(rpIdHash)]).map(credential(from:))
+        }
+    }
+
+    public func residentCredential(id: [UInt8]) throws -> ResidentCredential? {
+        try locked {
+            try db.query("SELECT \(Self.credentialColumns) FROM credentials WHERE id = ?", [.blob(id)]).first.map(credential(from:))
+        }
+    }
+
+    public func allResidentCredentials() throws -> [ResidentCredential] {
+        try locked {
+            try db.query("SELECT \(Self.credentialColumns) FROM credentials ORDER BY rp_id, created_at DESC").map(credential(from:))
+        }
+    }
+
+    public func saveResidentCredential(_ c: ResidentCredential) throws {
+        try locked {
+            try db.transaction {
+                _ = try db.query("DELETE FROM credentials WHERE rp_id_hash = ? AND user_id = ?", [.blob(c.rpIdHash), .blob(c.userId)])
+                _ = try db.query("INSERT OR REPLACE INTO credentials (\(Self.credentialColumns)) VALUES (?,?,?,?,?,?,?,?,?,?,?)", [
+                    .blob(c.id), .text(c.rpId), .blob(c.rpIdHash), c.rpName.map { .text($0) } ?? .null, .blob(c.userId),
+                    c.userName.map { .text($0) } ?? .null, c.userDisplayName.map { .text($0) } ?? .null,
+                    .int(Int64(c.algorithm.rawValue)), .blob(try seal(c.privateKey, context: "credential:" + c.id.hex)),
+                    .int(Int64(c.credProtect)), .real(c.createdAt),
+                ])
+            }
+        }
+    }
+
+    public func deleteResidentCredential(id: [UInt8]) throws {
+        try locked { _ = try db.query("DELETE FROM credentials WHERE id = ?", [.blob(id)]) }
+    }
+
+    public func wipe() throws {
+        try locked {
+            try db.transaction {
+                try db.execute("DELETE FROM credentials; DELETE FROM secrets; DELETE FROM counters;")
+            }
+        }
+    }
+
+    // MARK: - Files
+
+    static func prepareDirectory(_ directory: URL) throws {
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: directory.path) {
+            do {
+                try fm.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw CredentialStoreError.io("cannot create state directory \(directory.path): \(error.localizedDescription)")
+            }
+        }
+    }
+
+    /// Creates an empty file with mode 0600 if it does not exist (SQLite gives its WAL and
+    /// shared-memory files the same mode as the database file).
+    static func createPrivateFile(at url: URL) throws {
+        let fd = Foundation.open(url.path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CredentialStoreError.io("cannot create \(url.path): errno \(errno)") }
+        fchmod(fd, 0o600)
+        close(fd)
+    }
+
+    /// The storage key: 32 random bytes in a 0600 file, written atomically on first start.
+    static func loadOrCreateKey(at url: URL) throws -> SymmetricKey {
+        if let data = FileManager.default.contents(atPath: url.path) {
+            guard data.count == 32 else { throw CredentialStoreError.corrupt("\(url.path) is not a 32-byte key") }
+            return SymmetricKey(data: data)
+        }
+        let key = SymmetricKey(size: .bits256)
+        let temporary = url.appendingPathExtension("tmp")
+        try createPrivateFile(at: temporary)
+        do {
+            try key.withUnsafeBytes { try Data($0).write(to: temporary) }
+            guard rename(temporary.path, url.path) == 0 else { throw CredentialStoreError.io("rename failed: errno \(errno)") }
+        } catch {
+            throw CredentialStoreError.io("cannot write \(url.path): \(error)")
+        }
+        return key
+    }
+}

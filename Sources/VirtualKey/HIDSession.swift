@@ -1,0 +1,111 @@
+import CTAP
+import CTAPHID
+import Logging
+
+/// Where a report goes back to: a transport's connection or peer address.
+public struct ReportSink: Sendable {
+    public let send: @Sendable ([UInt8]) -> Void
+    public init(_ send: @escaping @Sendable ([UInt8]) -> Void) { self.send = send }
+}
+
+/// One virtual key's HID interface: the CTAPHID state machine driven by reports from any
+/// transport, requests run on the authenticator, KEEPALIVEs while they run, replies routed to
+/// whoever last spoke on the channel.
+public actor HIDSession {
+    public static let tick: Duration = .milliseconds(100)
+
+    let authenticator: Authenticator
+    let logger: Logger
+    var machine: CTAPHIDStateMachine
+    var sinks: [UInt32: ReportSink] = [:]
+    var running: (channel: UInt32, task: Task<Void, Never>)?
+    var ticker: Task<Void, Never>?
+
+    public init(authenticator: Authenticator, logger: Logger,
+                configuration: CTAPHIDStateMachine.Configuration = .init(),
+                firstChannel: UInt32 = UInt32.random(in: 1..<0x1000_0000)) {
+        self.authenticator = authenticator
+        self.logger = logger
+        self.machine = CTAPHIDStateMachine(configuration: configuration, firstChannel: firstChannel)
+    }
+
+    /// Starts the timer that sends KEEPALIVEs and expires stalled messages.
+    public func start() {
+        guard ticker == nil else { return }
+        ticker = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: HIDSession.tick)
+                await self?.onTick()
+            }
+        }
+    }
+
+    public func stop() {
+        ticker?.cancel()
+        ticker = nil
+        running?.task.cancel()
+    }
+
+    /// A report from the host; `reply` reaches the sender.
+    public func receive(_ report: [UInt8], reply: ReportSink) {
+        if let packet = CTAPHIDPacket(report: report) {
+            sinks[packet.channel] = reply
+        } else {
+            logger.warning("dropped a \(report.count)-byte report (CTAPHID reports are 64 bytes)")
+        }
+        perform(machine.receive(report, now: .now))
+    }
+
+    func onTick() {
+        perform(machine.poll(now: .now))
+        perform(machine.keepalive(.processing))
+    }
+
+    func perform(_ actions: [CTAPHIDStateMachine.Action]) {
+        for action in actions {
+            switch action {
+            case .send(let report):
+                let channel = UInt32(report[0]) << 24 | UInt32(report[1]) << 16 | UInt32(report[2]) << 8 | UInt32(report[3])
+                sinks[channel]?.send(report)
+            case .execute(let request):
+                execute(request)
+            case .cancel(let channel):
+                if let running, running.channel == channel {
+                    logger.info("CTAPHID cancel on channel \(hex(channel))")
+                    running.task.cancel()
+                }
+            case .wink(let channel):
+                logger.info("CTAPHID wink on channel \(hex(channel))")
+            }
+        }
+    }
+
+    func execute(_ request: CTAPHIDStateMachine.Request) {
+        let authenticator = self.authenticator
+        let task = Task {
+            let started = ContinuousClock.now
+            let exchange: CTAPExchange
+            if request.command == .cbor {
+                exchange = await authenticator.handle(request.payload)
+            } else {
+                exchange = CTAPExchange(command: 0, response: [CTAPStatus.invalidCommand.rawValue], error: nil)
+            }
+            self.finish(request, exchange, elapsed: ContinuousClock.now - started)
+        }
+        running = (request.channel, task)
+    }
+
+    func finish(_ request: CTAPHIDStateMachine.Request, _ exchange: CTAPExchange, elapsed: Duration) {
+        if running?.channel == request.channel { running = nil }
+        let name = CTAPCommand(rawValue: exchange.command).map { "\($0)" } ?? "command 0x" + String(exchange.command, radix: 16)
+        let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        var line = "CTAP \(name) -> \(exchange.status) in \(String(format: "%.1f", ms)) ms"
+        if let error = exchange.error, !error.reason.isEmpty { line += " (\(error.reason))" }
+        logger.info("\(line)")
+        perform(machine.complete(channel: request.channel, command: request.command, payload: exchange.response))
+    }
+}
+
+func hex(_ channel: UInt32) -> String { String(format: "%08x", channel) }
+
+import Foundation
