@@ -25,14 +25,14 @@ public struct DaemonConfiguration: Sendable {
 }
 
 /// Opens a key's store and builds its authenticator.
-public func makeAuthenticator(configuration: DaemonConfiguration) throws -> Authenticator {
+public func makeAuthenticator(configuration: DaemonConfiguration, presence: UserPresence? = nil) throws -> Authenticator {
     let store: SQLiteCredentialStore
     if let directory = configuration.stateDirectory {
         store = try SQLiteCredentialStore(directory: directory)
     } else {
         store = try .inMemory()
     }
-    return try Authenticator(config: configuration.authenticator, store: store, presence: FixedPresence(configuration.presence))
+    return try Authenticator(config: configuration.authenticator, store: store, presence: presence ?? FixedPresence(configuration.presence))
 }
 
 /// A running daemon: one virtual key behind its transports.
@@ -49,9 +49,10 @@ public final class Daemon: Sendable {
         self.group = group
     }
 
-    public static func start(_ configuration: DaemonConfiguration, logger: Logger) async throws -> Daemon {
-        let authenticator = try makeAuthenticator(configuration: configuration)
-        let session = HIDSession(authenticator: authenticator, logger: logger)
+    public static func start(_ configuration: DaemonConfiguration, presence: UserPresence? = nil, logger: Logger) async throws -> Daemon {
+        let tracked = TrackedPresence(presence ?? FixedPresence(configuration.presence))
+        let authenticator = try makeAuthenticator(configuration: configuration, presence: tracked)
+        let session = HIDSession(authenticator: authenticator, presence: tracked, logger: logger)
         await session.start()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {

@@ -15,16 +15,18 @@ public actor HIDSession {
     public static let tick: Duration = .milliseconds(100)
 
     let authenticator: Authenticator
+    let presence: TrackedPresence?
     let logger: Logger
     var machine: CTAPHIDStateMachine
     var sinks: [UInt32: ReportSink] = [:]
     var running: (channel: UInt32, task: Task<Void, Never>)?
     var ticker: Task<Void, Never>?
 
-    public init(authenticator: Authenticator, logger: Logger,
+    public init(authenticator: Authenticator, presence: TrackedPresence? = nil, logger: Logger,
                 configuration: CTAPHIDStateMachine.Configuration = .init(),
                 firstChannel: UInt32 = UInt32.random(in: 1..<0x1000_0000)) {
         self.authenticator = authenticator
+        self.presence = presence
         self.logger = logger
         self.machine = CTAPHIDStateMachine(configuration: configuration, firstChannel: firstChannel)
     }
@@ -58,7 +60,7 @@ public actor HIDSession {
 
     func onTick() {
         perform(machine.poll(now: .now))
-        perform(machine.keepalive(.processing))
+        perform(machine.keepalive(presence?.isWaiting == true ? .userPresenceNeeded : .processing))
     }
 
     func perform(_ actions: [CTAPHIDStateMachine.Action]) {

@@ -1,0 +1,98 @@
+import CSQLite
+import CTAP
+import Foundation
+import Testing
+@testable import CredentialStore
+
+func temporaryDirectory() -> URL {
+    FileManager.default.temporaryDirectory.appendingPathComponent("vfido-store-\(UUID())")
+}
+
+func sample(id: [UInt8] = [1, 2, 3], userId: [UInt8] = [9], rp: String = "example.com", key: [UInt8] = Array(repeating: 0x5A, count: 32),
+            createdAt: Double = 1) -> ResidentCredential {
+    ResidentCredential(id: id, rpId: rp, rpIdHash: Array(rp.utf8), rpName: "Example", userId: userId, userName: "alice",
+                       userDisplayName: "Alice", algorithm: .es256, privateKey: key, credProtect: 1, createdAt: createdAt)
+}
+
+func mode(_ url: URL) throws -> Int {
+    (try FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as! NSNumber).intValue
+}
+
+@Suite struct SQLiteCredentialStoreTests {
+    @Test func filesArePrivate() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try SQLiteCredentialStore(directory: dir)
+        try store.saveResidentCredential(sample())
+        #expect(try mode(dir) == 0o700)
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) {
+            #expect(try mode(dir.appendingPathComponent(name)) == 0o600, "\(name)")
+        }
+    }
+
+    @Test func privateKeysAndSecretsAreNotStoredInClear() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let key = Array("PRIVATE-KEY-MATERIAL-0123456789!".utf8)
+        let secret = Array("MASTER-SECRET-MATERIAL-987654321".utf8)
+        do {
+            let store = try SQLiteCredentialStore(directory: dir)
+            try store.saveResidentCredential(sample(key: key))
+            try store.saveSecret("device", secret)
+        }
+        var everything = Data()
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) where name.hasPrefix("vfido") {
+            everything += try Data(contentsOf: dir.appendingPathComponent(name))
+        }
+        #expect(everything.range(of: Data(key)) == nil)
+        #expect(everything.range(of: Data(secret)) == nil)
+        #expect(everything.range(of: Data("alice".utf8)) != nil)  // the check can find what is there
+        let reopened = try SQLiteCredentialStore(directory: dir)
+        #expect(try reopened.residentCredential(id: [1, 2, 3])?.privateKey == key)
+        #expect(try reopened.loadSecret("device") == secret)
+    }
+
+    @Test func anotherStorageKeyCannotOpenTheSecrets() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try SQLiteCredentialStore(directory: dir).saveSecret("device", [1, 2, 3])
+        try Data(repeating: 7, count: 32).write(to: dir.appendingPathComponent("storage.key"))
+        #expect(throws: CredentialStoreError.self) { try SQLiteCredentialStore(directory: dir).loadSecret("device") }
+    }
+
+    @Test func aNewerSchemaIsRefused() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try SQLiteCredentialStore(directory: dir)
+        var db: OpaquePointer?
+        sqlite3_open(dir.appendingPathComponent("vfido.sqlite3").path, &db)
+        sqlite3_exec(db, "PRAGMA user_version = 99", nil, nil, nil)
+        sqlite3_close(db)
+        #expect(throws: CredentialStoreError.self) { try SQLiteCredentialStore(directory: dir) }
+    }
+
+    @Test func credentialsAreFoundByRPAndIdAndReplacedPerUser() throws {
+        let store = try SQLiteCredentialStore.inMemory()
+        try store.saveResidentCredential(sample(id: [1], userId: [1], createdAt: 1))
+        try store.saveResidentCredential(sample(id: [2], userId: [2], createdAt: 2))
+        try store.saveResidentCredential(sample(id: [3], userId: [3], rp: "other.example"))
+        #expect(try store.residentCredentials(rpIdHash: Array("example.com".utf8)).map(\.id) == [[2], [1]])
+        try store.saveResidentCredential(sample(id: [4], userId: [1], createdAt: 3))  // same user: replaces [1]
+        #expect(try store.residentCredentials(rpIdHash: Array("example.com".utf8)).map(\.id) == [[4], [2]])
+        #expect(try store.residentCredential(id: [1]) == nil)
+        try store.deleteResidentCredential(id: [2])
+        #expect(try store.allResidentCredentials().map(\.id).sorted { $0[0] < $1[0] } == [[3], [4]])
+    }
+
+    @Test func signCountIncrementsAndWipeClearsEverything() throws {
+        let store = try SQLiteCredentialStore.inMemory()
+        #expect(try store.incrementSignCount() == 1)
+        #expect(try store.incrementSignCount() == 2)
+        try store.saveResidentCredential(sample())
+        try store.saveSecret("device", [1])
+        try store.wipe()
+        #expect(try store.allResidentCredentials().isEmpty)
+        #expect(try store.loadSecret("device") == nil)
+        #expect(try store.incrementSignCount() == 1)
+    }
+}

@@ -1,0 +1,120 @@
+import CBOR
+import CTAP
+import Foundation
+import Logging
+import Testing
+@testable import VirtualKey
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A minimal CTAPHID-over-UDP client on a plain socket, independent of the transport under test.
+final class UDPClient {
+    let fd: Int32
+    var peer = sockaddr_in()
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        peer.sin_family = sa_family_t(AF_INET)
+        peer.sin_port = in_port_t(UInt16(port).bigEndian)
+        peer.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    func send(_ report: [UInt8]) {
+        _ = report.withUnsafeBytes { bytes in
+            withUnsafePointer(to: &peer) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+    }
+
+    func receive() -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        return n < 0 ? nil : Array(buffer.prefix(n))
+    }
+
+    static func packet(_ cid: UInt32, _ cmd: UInt8, _ payload: [UInt8]) -> [UInt8] {
+        let head: [UInt8] = [UInt8(cid >> 24), UInt8(cid >> 16 & 0xFF), UInt8(cid >> 8 & 0xFF), UInt8(cid & 0xFF), cmd, 0, UInt8(payload.count)]
+        return head + payload + [UInt8](repeating: 0, count: 57 - payload.count)
+    }
+
+    func open() throws -> UInt32 {
+        send(Self.packet(0xFFFF_FFFF, 0x86, [1, 2, 3, 4, 5, 6, 7, 8]))
+        let reply = try #require(receive())
+        return UInt32(reply[15]) << 24 | UInt32(reply[16]) << 16 | UInt32(reply[17]) << 8 | UInt32(reply[18])
+    }
+}
+
+/// Blocks every prompt until the request is cancelled.
+struct WaitForever: UserPresence {
+    func confirm(_ request: UserPresenceRequest) async -> UserPresenceResult {
+        while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(10)) }
+        return .cancelled
+    }
+}
+
+func startDaemon(presence: UserPresence? = nil) async throws -> (Daemon, Int) {
+    var configuration = DaemonConfiguration(stateDirectory: nil)
+    configuration.udpPort = 0
+    let daemon = try await Daemon.start(configuration, presence: presence, logger: Logger(label: "test"))
+    return (daemon, daemon.udp.localAddress!.port!)
+}
+
+@Suite(.serialized) struct UDPTransportTests {
+    @Test func getInfoOverRealUDP() async throws {
+        let (daemon, port) = try await startDaemon()
+        defer { Task { await daemon.stop() } }
+        let client = try UDPClient(port: port)
+        let cid = try client.open()
+        client.send(UDPClient.packet(cid, 0x90, [0x04]))
+        let first = try #require(client.receive())
+        #expect(first.count == 64)
+        #expect(first[4] == 0x90)
+        let length = Int(first[5]) << 8 | Int(first[6])
+        var body = Array(first[7...])
+        while body.count < length { body += try #require(client.receive())[5...] }
+        #expect(body[0] == 0x00)
+        let info = try CBORReader.decode(Array(body[1..<length]))
+        #expect(info[int: 1] == .array(["FIDO_2_0", "FIDO_2_1"]))
+    }
+
+    @Test func keepaliveSaysUserPresenceNeededAndCancelEndsTheWait() async throws {
+        let (daemon, port) = try await startDaemon(presence: WaitForever())
+        defer { Task { await daemon.stop() } }
+        let client = try UDPClient(port: port)
+        let cid = try client.open()
+        client.send(UDPClient.packet(cid, 0x90, [0x0B]))  // authenticatorSelection waits for a touch
+        for _ in 0..<2 {
+            let keepalive = try #require(client.receive())
+            #expect(Array(keepalive[4..<8]) == [0xBB, 0x00, 0x01, 0x02])
+        }
+        client.send(UDPClient.packet(cid, 0x91, []))
+        var reply = try #require(client.receive())
+        while reply[4] == 0xBB { reply = try #require(client.receive()) }
+        #expect(Array(reply[4..<8]) == [0x90, 0x00, 0x01, 0x2D])  // CTAP2_ERR_KEEPALIVE_CANCEL
+        // The device keeps answering.
+        client.send(UDPClient.packet(cid, 0x81, [0x42]))
+        #expect(try #require(client.receive())[4..<8] == [0x81, 0x00, 0x01, 0x42])
+    }
+
+    @Test func repliesGoToTheClientThatOwnsTheChannel() async throws {
+        let (daemon, port) = try await startDaemon()
+        defer { Task { await daemon.stop() } }
+        let a = try UDPClient(port: port), b = try UDPClient(port: port)
+        let ca = try a.open(), cb = try b.open()
+        #expect(ca != cb)
+        a.send(UDPClient.packet(ca, 0x81, [0xAA]))
+        b.send(UDPClient.packet(cb, 0x81, [0xBB]))
+        #expect(try #require(a.receive())[7] == 0xAA)
+        #expect(try #require(b.receive())[7] == 0xBB)
+    }
+}
