@@ -29,6 +29,7 @@ for name in cbor ctaphid; do
     # shellcheck disable=SC2086
     build "$name" ${targets[$name]}
     corpus="Fuzz/corpus/$name"
+    mkdir -p "$corpus"
     mkdir -p "$out/corpus-$name"
     echo "== fuzz target $name: ${seconds}s"
     status=0
