@@ -40,4 +40,8 @@ not_here "6 browser page logic (headless Chromium)" "not built yet (issue 6)"
 echo
 echo "================ summary"
 printf '%s\n' "${summary[@]}"
+passed=$(printf '%s\n' "${summary[@]}" | grep -c '^PASS')
+failures=$(printf '%s\n' "${summary[@]}" | grep -c '^FAIL')
+skipped=$(printf '%s\n' "${summary[@]}" | grep -c '^NOT RUN')
+echo "tiers: $passed passed, $failures failed, $skipped skipped"
 exit $failed

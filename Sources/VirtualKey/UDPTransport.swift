@@ -12,8 +12,9 @@ public final class UDPTransport: Sendable {
 
     public static func start(host: String, port: Int, session: HIDSession, group: EventLoopGroup, logger: Logger) async throws -> UDPTransport {
         let (stream, continuation) = AsyncStream.makeStream(of: AddressedEnvelope<ByteBuffer>.self, bufferingPolicy: .bufferingNewest(4096))
+        // No SO_REUSEADDR: on UDP it would let a second daemon bind the same port and take
+        // half of the reports.
         let channel = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(DatagramForwarder(continuation: continuation))

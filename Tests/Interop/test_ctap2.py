@@ -11,6 +11,7 @@ import pytest
 from fido2 import cbor
 from fido2.ctap import CtapError
 from fido2.ctap2 import Ctap2
+from fido2.attestation import AttestationType, PackedAttestation
 from fido2.hid import CTAPHID
 
 from webauthn_oracles import (ORIGIN, RP, attestation_root_pem, client, py_webauthn_authenticate,
@@ -102,6 +103,9 @@ def test_make_credential_verified_by_both_oracles(start_daemon, vfido_bin, mode,
         assert "x5c" in att.att_stmt
     if mode == "self":
         assert "x5c" not in att.att_stmt and att.att_stmt["alg"] == alg
+    if mode != "none":  # python-fido2's own packed verifier, independent of Fido2Server's trust check
+        result = PackedAttestation().verify(att.att_stmt, att.auth_data, reg.response.client_data.hash)
+        assert result.attestation_type == (AttestationType.BASIC if mode == "packed" else AttestationType.SELF)
 
     verified = py_webauthn_register(reg, challenge, root if mode == "packed" else None)
     assert verified.credential_id == auth_data.credential_data.credential_id

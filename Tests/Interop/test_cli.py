@@ -1,0 +1,56 @@
+"""The command line a newcomer meets: help for every option, errors that say what to do."""
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+
+def run(vfido_bin, *args, check=True):
+    return subprocess.run([str(vfido_bin), *args], capture_output=True, text=True, check=check, timeout=30)
+
+
+def test_top_level_help_names_every_command(vfido_bin):
+    out = run(vfido_bin, "--help").stdout
+    for command in ("serve", "attestation", "creds"):
+        assert re.search(rf"^\s+{command}\s+\S", out, re.M), f"{command} is not explained:\n{out}"
+    assert "UDP" in out
+
+
+@pytest.mark.parametrize("command, options", [
+    (["serve"], ["--state", "--ephemeral", "--udp", "--presence", "--attestation", "--reset-window", "--log-level"]),
+    (["attestation", "root"], ["--state", "--ephemeral"]),
+    (["creds", "list"], ["--state"]),
+])
+def test_every_option_has_a_description(vfido_bin, command, options):
+    out = run(vfido_bin, *command, "--help").stdout
+    for option in options:
+        line = next((l for l in out.splitlines() if l.strip().startswith(option)), None)
+        assert line is not None, f"{option} missing from `vfido {' '.join(command)} --help`:\n{out}"
+        described = line.split(option, 1)[1].split(">", 1)[-1].strip() or out.split(line, 1)[1].splitlines()[1].strip()
+        assert len(described) > 10, f"{option} has no description:\n{out}"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["serve", "--udp", "nonsense"], "--udp"),
+    (["serve", "--presence", "maybe"], "--presence"),
+    (["serve", "--attestation", "fancy"], "--attestation"),
+    (["serve", "--reset-window", "-1"], "reset-window"),
+])
+def test_bad_options_are_refused_with_the_option_named(vfido_bin, args, message):
+    result = run(vfido_bin, *args, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_serve_says_where_it_listens_and_how_to_connect(daemon):
+    assert f"127.0.0.1:{daemon.port}" in daemon.banner
+    assert "python-fido2" in daemon.banner and "libfido2" in daemon.banner
+    assert "vfido attestation root" in daemon.banner
+
+
+def test_udp_port_in_use_is_a_clear_error(daemon, vfido_bin, tmp_path):
+    result = run(vfido_bin, "serve", "--ephemeral", "--udp", f"127.0.0.1:{daemon.port}", check=False)
+    assert result.returncode != 0
+    assert f"cannot listen on UDP 127.0.0.1:{daemon.port}" in result.stderr
