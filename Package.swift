@@ -30,6 +30,13 @@ let package = Package(
         ]),
         // CTAPHID framing and channel state machine. Knows nothing of CTAP.
         .target(name: "CTAPHID"),
+        // USB/IP server and a generic USB HID function. Knows nothing of FIDO.
+        .target(name: "USBIP", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // SQLite from the system (libsqlite3-dev).
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // Durable, encrypted implementation of CTAP.CredentialStore.
@@ -39,7 +46,7 @@ let package = Package(
         ]),
         // Composition root: wiring transports to the core, prompt policy, logging.
         .target(name: "VirtualKey", dependencies: [
-            "CTAP", "CTAPHID", "CredentialStore",
+            "CTAP", "CTAPHID", "CredentialStore", "USBIP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -61,6 +68,12 @@ let package = Package(
         ]),
         .testTarget(name: "CTAPHIDTests", dependencies: ["CTAPHID"]),
         .testTarget(name: "CredentialStoreTests", dependencies: ["CredentialStore", "CTAP"]),
+        .testTarget(name: "USBIPTests", dependencies: [
+            "USBIP",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "VirtualKeyTests", dependencies: ["VirtualKey", "CTAP", "CTAPHID", "CBOR"]),
     ],
     swiftLanguageModes: [.v6]

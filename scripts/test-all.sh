@@ -27,14 +27,31 @@ interop() {
     VFIDO_BIN=.build/debug/vfido .venv/bin/python -m pytest -q -p no:cacheprovider Tests/Interop
 }
 fuzz_smoke() { FUZZ_SECONDS=${FUZZ_SECONDS:-10} Fuzz/run.sh; }
+kernel_usbip() { Tests/Kernel/usbip-tier.sh; }
+
+# What the kernel tier needs, and why it cannot run when something is missing.
+kernel_blocker() {
+    local t
+    for t in qemu-system-x86_64 busybox cpio usbip fido2-token; do
+        command -v "$t" >/dev/null || { echo "$t is not installed (run make test as root to install it)"; return; }
+    done
+    apt-cache show linux-image-amd64 >/dev/null 2>&1 || echo "apt has no linux-image-amd64 (run apt-get update as root)"
+}
 
 tier "1 unit (swift test)" unit
 tier "3 interop over UDP (python-fido2, py_webauthn)" interop
+blocker=$(kernel_blocker)
+if [[ -z "$blocker" ]]; then
+    tier "4+5 USB/IP: host usbip list, and a QEMU guest kernel attaching two keys" kernel_usbip
+else
+    echo "!!!! tier 4+5 (USB/IP host and kernel) CANNOT RUN HERE: $blocker"
+    not_here "4+5 USB/IP: host usbip list, and a QEMU guest kernel" "$blocker"
+fi
 tier "7 fuzz smoke (libFuzzer, ${FUZZ_SECONDS:-10} s per target)" fuzz_smoke
 not_here "2 in-process end to end (RP <-> WebAuthnClient <-> key)" "not built yet (issue 7)"
 not_here "3b interop with libfido2 tools and OpenSSH" "not built yet (issue 3)"
-not_here "4 USB/IP on the host (usbip list -r)" "not built yet (issue 4)"
-not_here "5 kernel tier in QEMU (usbip attach, hidraw, uhid, Chromium)" "not built yet (issues 4, 5, 7)"
+not_here "5b kernel tier: uhid inside the guest" "not built yet (issue 5)"
+not_here "5c kernel tier: Chromium in the guest on the attached key" "not built yet (issue 7)"
 not_here "6 browser page logic (headless Chromium)" "not built yet (issue 6)"
 
 echo

@@ -93,6 +93,12 @@ public actor Authenticator {
         return fresh
     }
 
+    /// A stable, ASCII serial number for the HID/USB layer: derived from the attestation batch
+    /// certificate, so it survives resets and differs between keys.
+    public var serialNumber: String {
+        Digest.sha256(secrets.batchCertificate).prefix(8).map { String(format: "%02X", $0) }.joined()
+    }
+
     /// The attestation root certificate in PEM (what `vfido attestation root` prints).
     public func attestationRootPEM() throws -> String { try secrets.attestationRootPEM() }
 

@@ -1,17 +1,30 @@
 import CTAP
+import CTAPHID
 import CredentialStore
 import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import USBIP
 
 /// Everything `vfido serve` needs to know, with the embedded defaults.
 public struct DaemonConfiguration: Sendable {
     public var stateDirectory: URL?
+    /// How many virtual keys to serve; key n (n >= 2) keeps its state in `<state>/key-n`.
+    public var keys: Int = 1
     public var udpHost: String = "127.0.0.1"
-    public var udpPort: Int = 8111
+    /// UDP port of key 1; key n listens on port + n - 1. nil: no UDP.
+    public var udpPort: Int? = 8111
+    public var usbipHost: String = "127.0.0.1"
+    /// nil: no USB/IP server.
+    public var usbipPort: Int? = USBIP.defaultPort
     public var presence: PresencePolicy = .auto
     public var authenticator = AuthenticatorConfig()
+    /// pid.codes' test VID:PID (1209:0001 is reserved for testing).
+    public var vendorId: UInt16 = 0x1209
+    public var productId: UInt16 = 0x0001
+    public var manufacturer = "vfido"
+    public var product = "vfido virtual FIDO2 key"
 
     public init(stateDirectory: URL?) { self.stateDirectory = stateDirectory }
 
@@ -22,12 +35,18 @@ public struct DaemonConfiguration: Sendable {
         }
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/share/vfido")
     }
+
+    /// Where key `n` (1-based) keeps its state.
+    public func stateDirectory(forKey n: Int) -> URL? {
+        guard let stateDirectory else { return nil }
+        return n == 1 ? stateDirectory : stateDirectory.appendingPathComponent("key-\(n)")
+    }
 }
 
 /// Opens a key's store and builds its authenticator.
-public func makeAuthenticator(configuration: DaemonConfiguration, presence: UserPresence? = nil) throws -> Authenticator {
+public func makeAuthenticator(configuration: DaemonConfiguration, key: Int = 1, presence: UserPresence? = nil) throws -> Authenticator {
     let store: SQLiteCredentialStore
-    if let directory = configuration.stateDirectory {
+    if let directory = configuration.stateDirectory(forKey: key) {
         store = try SQLiteCredentialStore(directory: directory)
     } else {
         store = try .inMemory()
@@ -35,39 +54,102 @@ public func makeAuthenticator(configuration: DaemonConfiguration, presence: User
     return try Authenticator(config: configuration.authenticator, store: store, presence: presence ?? FixedPresence(configuration.presence))
 }
 
-/// A running daemon: one virtual key behind its transports.
-public final class Daemon: Sendable {
+/// One virtual key: its authenticator, HID session and transports.
+public struct RunningKey: Sendable {
+    public let number: Int
     public let authenticator: Authenticator
     public let session: HIDSession
-    public let udp: UDPTransport
+    public let usbDevice: USBHIDDevice
+    public let udp: UDPTransport?
+    public var busid: String { "1-\(number)" }
+    public let serialNumber: String
+}
+
+/// A running daemon: virtual keys behind their transports.
+public final class Daemon: Sendable {
+    public let keys: [RunningKey]
+    public let usbip: USBIPServer?
     let group: MultiThreadedEventLoopGroup
 
-    private init(authenticator: Authenticator, session: HIDSession, udp: UDPTransport, group: MultiThreadedEventLoopGroup) {
-        self.authenticator = authenticator
-        self.session = session
-        self.udp = udp
+    private init(keys: [RunningKey], usbip: USBIPServer?, group: MultiThreadedEventLoopGroup) {
+        self.keys = keys
+        self.usbip = usbip
         self.group = group
     }
 
+    /// The first key's UDP transport (what single-key callers use).
+    public var udp: UDPTransport { keys[0].udp! }
+
     public static func start(_ configuration: DaemonConfiguration, presence: UserPresence? = nil, logger: Logger) async throws -> Daemon {
-        let tracked = TrackedPresence(presence ?? FixedPresence(configuration.presence))
-        let authenticator = try makeAuthenticator(configuration: configuration, presence: tracked)
-        let session = HIDSession(authenticator: authenticator, presence: tracked, logger: logger)
-        await session.start()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var keys: [RunningKey] = []
         do {
-            let udp = try await UDPTransport.start(host: configuration.udpHost, port: configuration.udpPort,
-                                                   session: session, group: group, logger: logger)
-            return Daemon(authenticator: authenticator, session: session, udp: udp, group: group)
+            for n in 1...max(1, configuration.keys) {
+                keys.append(try await startKey(n, configuration, presence: presence, group: group, logger: logger))
+            }
+            var usbip: USBIPServer?
+            if let port = configuration.usbipPort {
+                do {
+                    usbip = try await USBIPServer.start(
+                        host: configuration.usbipHost, port: port,
+                        exports: keys.map { USBIPExport(devnum: UInt32($0.number), device: $0.usbDevice) },
+                        group: group, logger: logger)
+                } catch {
+                    throw DaemonError("cannot listen for USB/IP on \(configuration.usbipHost):\(port): \(error)")
+                }
+            }
+            return Daemon(keys: keys, usbip: usbip, group: group)
         } catch {
+            for key in keys {
+                await key.udp?.close()
+                await key.session.stop()
+            }
             try? await group.shutdownGracefully()
-            throw DaemonError("cannot listen on UDP \(configuration.udpHost):\(configuration.udpPort): \(error)")
+            throw error
         }
     }
 
+    static func startKey(_ n: Int, _ configuration: DaemonConfiguration, presence: UserPresence?, group: EventLoopGroup,
+                         logger: Logger) async throws -> RunningKey {
+        var logger = logger
+        if configuration.keys > 1 { logger[metadataKey: "key"] = "\(n)" }
+        let tracked = TrackedPresence(presence ?? FixedPresence(configuration.presence))
+        let authenticator = try makeAuthenticator(configuration: configuration, key: n, presence: tracked)
+        let session = HIDSession(authenticator: authenticator, presence: tracked, logger: logger)
+        await session.start()
+        let serial = await authenticator.serialNumber
+
+        // Output reports from USB keep their order through one stream into the session.
+        let (reports, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(1024))
+        let device = USBHIDDevice(
+            identity: USBDeviceIdentity(vendorId: configuration.vendorId, productId: configuration.productId,
+                                        manufacturer: configuration.manufacturer, product: configuration.product,
+                                        serialNumber: serial),
+            reportDescriptor: CTAPHID.reportDescriptor, reportSize: CTAPHID.reportSize,
+            onOutputReport: { continuation.yield($0) })
+        let sink = ReportSink { [device] in device.sendInputReport($0) }
+        Task {
+            for await report in reports { await session.receive(report, reply: sink) }
+        }
+
+        var udp: UDPTransport?
+        if let base = configuration.udpPort {
+            let port = base == 0 ? 0 : base + n - 1
+            do {
+                udp = try await UDPTransport.start(host: configuration.udpHost, port: port, session: session, group: group, logger: logger)
+            } catch {
+                throw DaemonError("cannot listen on UDP \(configuration.udpHost):\(port): \(error)")
+            }
+        }
+        return RunningKey(number: n, authenticator: authenticator, session: session, usbDevice: device, udp: udp, serialNumber: serial)
+    }
+
     public func stop() async {
-        await udp.close()
-        await session.stop()
+        await usbip?.close()
+        for key in keys {
+            await key.udp?.close()
+            await key.session.stop()
+        }
         try? await group.shutdownGracefully()
     }
 }

@@ -135,6 +135,7 @@ results["in_process"] = inProcess
 LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
 var configuration = DaemonConfiguration(stateDirectory: nil)
 configuration.udpPort = 0
+configuration.usbipPort = nil
 let daemon = try await Daemon.start(configuration, logger: Logger(label: "bench"))
 let port = daemon.udp.localAddress!.port!
 let roundTrips: [Double] = await withCheckedContinuation { continuation in

@@ -8,10 +8,14 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the virtual key until interrupted.",
         discussion: """
-            Listens for CTAPHID reports over UDP (the simulator convention that python-fido2, \
-            libfido2 with custom I/O and conformance tools speak): each datagram is one 64-byte \
-            HID report without a report-ID byte, and replies go back to the sender. One log \
-            line is written per CTAP command.
+            Exports the key over USB/IP (a Linux host then runs `usbip attach -r HOST -b 1-1` \
+            and sees a USB HID security key) and listens for CTAPHID reports over UDP (the \
+            simulator convention python-fido2, libfido2 with custom I/O and conformance tools \
+            speak: each datagram is one 64-byte HID report without a report-ID byte, replies go \
+            back to the sender). One log line is written per CTAP command.
+
+            Both listen on loopback only unless --allow-remote is given: USB/IP has no \
+            authentication, so anyone who can reach the port can use the key.
 
             User presence is answered by --presence: `auto` approves every request (what CI \
             wants), `deny` refuses every one.
@@ -19,8 +23,36 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var stateOptions: StateOptions
 
-    @Option(name: .long, help: ArgumentHelp("Where to listen for CTAPHID-over-UDP reports.", valueName: "host:port"))
+    @Option(name: .long, help: ArgumentHelp(
+        "Where to listen for CTAPHID-over-UDP reports. With several keys, key n uses port + n - 1.", valueName: "host:port"))
     var udp = HostPort(host: "127.0.0.1", port: 8111)
+
+    @Flag(name: .long, help: "Do not listen for CTAPHID over UDP.")
+    var noUdp = false
+
+    @Option(name: .long, help: ArgumentHelp("Where the USB/IP server listens.", valueName: "host:port"))
+    var usbip = HostPort(host: "127.0.0.1", port: 3240)
+
+    @Flag(name: .long, help: "Do not start the USB/IP server.")
+    var noUsbip = false
+
+    @Flag(name: .long, help: "Allow --udp and --usbip addresses beyond loopback (neither protocol authenticates its clients).")
+    var allowRemote = false
+
+    @Option(name: .long, help: ArgumentHelp(
+        "How many virtual keys to serve, each with its own state (key n >= 2 in <state>/key-n) and USB/IP bus id 1-n.",
+        valueName: "n"))
+    var keys = 1
+
+    @Option(name: .long, help: ArgumentHelp(
+        "USB vendor and product id, in hex. The default is pid.codes' test pair.", valueName: "vid:pid"))
+    var vidPid = "1209:0001"
+
+    @Option(name: .long, help: ArgumentHelp("USB product string.", valueName: "text"))
+    var product = "vfido virtual FIDO2 key"
+
+    @Option(name: .long, help: ArgumentHelp("USB manufacturer string.", valueName: "text"))
+    var manufacturer = "vfido"
 
     @Option(name: .long, help: ArgumentHelp("How user-presence requests are answered: auto or deny.", valueName: "policy"))
     var presence: PresencePolicy = .auto
@@ -40,6 +72,23 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         if resetWindow < 0 { throw ValidationError("--reset-window must be 0 or more seconds") }
+        if !(1...16).contains(keys) { throw ValidationError("--keys must be between 1 and 16") }
+        if parsedVidPid == nil { throw ValidationError("--vid-pid must look like 1209:0001 (hex vendor:product)") }
+        if !allowRemote {
+            if !noUdp && !udp.isLoopback {
+                throw ValidationError("--udp \(udp) is not a loopback address; add --allow-remote if you mean it")
+            }
+            if !noUsbip && !usbip.isLoopback {
+                throw ValidationError("--usbip \(usbip) is not a loopback address; add --allow-remote if you mean it (USB/IP has no authentication)")
+            }
+        }
+        if noUdp && noUsbip { throw ValidationError("--no-udp and --no-usbip together leave no way to reach the key") }
+    }
+
+    var parsedVidPid: (UInt16, UInt16)? {
+        let parts = vidPid.split(separator: ":")
+        guard parts.count == 2, let vid = UInt16(parts[0], radix: 16), let pid = UInt16(parts[1], radix: 16) else { return nil }
+        return (vid, pid)
     }
 
     func run() async throws {
@@ -49,12 +98,22 @@ struct Serve: AsyncParsableCommand {
 
         var configuration = DaemonConfiguration(stateDirectory: stateOptions.directory)
         configuration.udpHost = udp.host
-        configuration.udpPort = udp.port
+        configuration.udpPort = noUdp ? nil : udp.port
+        configuration.usbipHost = usbip.host
+        configuration.usbipPort = noUsbip ? nil : usbip.port
+        configuration.keys = keys
+        configuration.vendorId = parsedVidPid!.0
+        configuration.productId = parsedVidPid!.1
+        configuration.product = product
+        configuration.manufacturer = manufacturer
         configuration.presence = presence
         configuration.authenticator.attestation = attestation
         configuration.authenticator.resetWindow = resetWindow == 0 ? nil : .seconds(resetWindow)
-        if !udp.isLoopback {
-            logger.warning("UDP is listening on \(udp), beyond loopback: anyone who can reach it can use this key")
+        if !noUdp && !udp.isLoopback {
+            logger.warning("UDP is listening on \(udp), beyond loopback: anyone who can reach it can use the keys")
+        }
+        if !noUsbip && !usbip.isLoopback {
+            logger.warning("USB/IP is listening on \(usbip), beyond loopback: USB/IP has no authentication")
         }
 
         let daemon: Daemon
@@ -63,25 +122,43 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        let aaguid = configuration.authenticator.aaguid.hex
-        print("""
-            vfido \(VFIDO.version): one virtual FIDO2 key is ready
-              state        \(stateOptions.directory?.path ?? "in memory (--ephemeral)")
-              AAGUID       \(aaguid)
-              presence     \(presence.rawValue)   attestation \(attestation.rawValue)
-              CTAPHID/UDP  \(udp)  (one 64-byte report per datagram; replies go to the sender)
-
-            Connect:
-              python-fido2  CtapHidDevice over a UDP CtapHidConnection to \(udp) (see docs/usage.md)
-              libfido2      LD_PRELOAD=<udp shim> fido2-token -I udp:\(udp)
-              attestation   vfido attestation root\(stateOptions.state.map { " --state \($0)" } ?? "")   (PEM for your RP's trust store)
-            Stop with Ctrl-C.
-            """)
+        print(banner(daemon, configuration))
         fflush(nil)
 
         await waitForTermination()
         logger.info("shutting down")
         await daemon.stop()
+    }
+}
+
+extension Serve {
+    func banner(_ daemon: Daemon, _ configuration: DaemonConfiguration) -> String {
+        let usbipHost = usbip.host == "127.0.0.1" || usbip.host == "localhost" ? "127.0.0.1" : usbip.host
+        let portFlag = usbip.port == 3240 ? "" : " --tcp-port \(usbip.port)"
+        var lines = ["vfido \(VFIDO.version): \(keys == 1 ? "one virtual FIDO2 key is" : "\(keys) virtual FIDO2 keys are") ready",
+                     "  AAGUID       \(configuration.authenticator.aaguid.hex)",
+                     "  presence     \(presence.rawValue)   attestation \(attestation.rawValue)   USB id \(vidPid)"]
+        for key in daemon.keys {
+            var where_ = [String]()
+            if !noUsbip { where_.append("USB/IP bus id \(key.busid)") }
+            if let udpAddress = key.udp?.localAddress?.port { where_.append("UDP \(udp.host):\(udpAddress)") }
+            lines.append("  key \(key.number)        \(where_.joined(separator: ", "))   serial \(key.serialNumber)")
+            lines.append("               state \(configuration.stateDirectory(forKey: key.number)?.path ?? "in memory (--ephemeral)")")
+        }
+        lines.append("")
+        lines.append("Connect:")
+        if !noUsbip {
+            lines.append("  Linux host    sudo modprobe vhci-hcd && sudo usbip\(portFlag) attach -r \(usbipHost) -b 1-1")
+            lines.append("                (a QEMU guest with user networking reaches this host's loopback as -r 10.0.2.2)")
+            lines.append("  list          usbip\(portFlag) list -r \(usbipHost)")
+        }
+        if !noUdp {
+            lines.append("  python-fido2  CtapHidDevice over a UDP CtapHidConnection to \(udp) (see docs/usage.md)")
+            lines.append("  libfido2      LD_PRELOAD=<udp shim> fido2-token -I udp:\(udp)")
+        }
+        lines.append("  attestation   vfido attestation root\(stateOptions.state.map { " --state \($0)" } ?? "")   (PEM for your RP's trust store)")
+        lines.append("Stop with Ctrl-C.")
+        return lines.joined(separator: "\n")
     }
 }
 

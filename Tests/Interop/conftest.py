@@ -36,6 +36,8 @@ class Daemon:
     def start(self) -> None:
         self.log = open(self.log_path, "ab")
         cmd = [str(VFIDO), "serve", "--state", str(self.state), "--udp", f"127.0.0.1:{self.port}", *self.args]
+        if "--usbip" not in self.args:
+            cmd.append("--no-usbip")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True)
         banner = []
         deadline = time.time() + 30

@@ -19,7 +19,8 @@ def test_top_level_help_names_every_command(vfido_bin):
 
 
 @pytest.mark.parametrize("command, options", [
-    (["serve"], ["--state", "--ephemeral", "--udp", "--presence", "--attestation", "--reset-window", "--log-level"]),
+    (["serve"], ["--state", "--ephemeral", "--udp", "--no-udp", "--usbip", "--no-usbip", "--allow-remote", "--keys",
+                 "--vid-pid", "--product", "--manufacturer", "--presence", "--attestation", "--reset-window", "--log-level"]),
     (["attestation", "root"], ["--state", "--ephemeral"]),
     (["creds", "list"], ["--state"]),
 ])
@@ -37,6 +38,11 @@ def test_every_option_has_a_description(vfido_bin, command, options):
     (["serve", "--presence", "maybe"], "--presence"),
     (["serve", "--attestation", "fancy"], "--attestation"),
     (["serve", "--reset-window", "-1"], "reset-window"),
+    (["serve", "--keys", "0"], "--keys"),
+    (["serve", "--vid-pid", "12:zz"], "--vid-pid"),
+    (["serve", "--usbip", "0.0.0.0:3240"], "--allow-remote"),
+    (["serve", "--udp", "192.0.2.1:8111"], "--allow-remote"),
+    (["serve", "--no-udp", "--no-usbip"], "no way to reach"),
 ])
 def test_bad_options_are_refused_with_the_option_named(vfido_bin, args, message):
     result = run(vfido_bin, *args, check=False)
@@ -51,6 +57,17 @@ def test_serve_says_where_it_listens_and_how_to_connect(daemon):
 
 
 def test_udp_port_in_use_is_a_clear_error(daemon, vfido_bin, tmp_path):
-    result = run(vfido_bin, "serve", "--ephemeral", "--udp", f"127.0.0.1:{daemon.port}", check=False)
+    result = run(vfido_bin, "serve", "--ephemeral", "--no-usbip", "--udp", f"127.0.0.1:{daemon.port}", check=False)
     assert result.returncode != 0
     assert f"cannot listen on UDP 127.0.0.1:{daemon.port}" in result.stderr
+
+
+def test_usbip_port_in_use_is_a_clear_error(start_daemon, vfido_bin):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        result = run(vfido_bin, "serve", "--ephemeral", "--no-udp", "--usbip", f"127.0.0.1:{port}", check=False)
+    assert result.returncode != 0
+    assert f"cannot listen for USB/IP on 127.0.0.1:{port}" in result.stderr

@@ -65,6 +65,7 @@ struct WaitForever: UserPresence {
 func startDaemon(presence: UserPresence? = nil) async throws -> (Daemon, Int) {
     var configuration = DaemonConfiguration(stateDirectory: nil)
     configuration.udpPort = 0
+    configuration.usbipPort = nil
     let daemon = try await Daemon.start(configuration, presence: presence, logger: Logger(label: "test"))
     return (daemon, daemon.udp.localAddress!.port!)
 }

@@ -1,0 +1,232 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// One exported device and where it sits on the virtual bus.
+public struct USBIPExport: Sendable {
+    public var busid: String
+    public var busnum: UInt32
+    public var devnum: UInt32
+    public var device: any USBDevice
+
+    public init(busnum: UInt32 = 1, devnum: UInt32, device: any USBDevice) {
+        self.busid = "\(busnum)-\(devnum)"
+        self.busnum = busnum
+        self.devnum = devnum
+        self.device = device
+    }
+
+    var record: USBIPDeviceRecord {
+        USBIPDeviceRecord(
+            path: "/sys/devices/platform/vfido/usb\(busnum)/\(busid)", busid: busid, busnum: busnum, devnum: devnum,
+            speed: device.speed.rawValue, vendorId: device.identity.vendorId, productId: device.identity.productId,
+            bcdDevice: device.identity.bcdDevice, deviceClass: device.deviceClass.0, deviceSubClass: device.deviceClass.1,
+            deviceProtocol: device.deviceClass.2, configurationValue: device.configurationValue, numConfigurations: 1,
+            interfaces: device.interfaces)
+    }
+}
+
+/// A USB/IP server on SwiftNIO: lists and exports devices, then carries their URBs. Any number
+/// of connections may be open (a `usbip list` while a device is attached); each device is
+/// attached to at most one connection at a time.
+public final class USBIPServer: Sendable {
+    public let channel: Channel
+    let exports: [USBIPExport]
+    let attached = NIOLockedValueBox<Set<String>>([])
+
+    public var localAddress: SocketAddress? { channel.localAddress }
+
+    private init(channel: Channel, exports: [USBIPExport]) {
+        self.channel = channel
+        self.exports = exports
+    }
+
+    public static func start(host: String, port: Int, exports: [USBIPExport], group: EventLoopGroup,
+                             logger: Logger) async throws -> USBIPServer {
+        let box = NIOLockedValueBox<USBIPServer?>(nil)
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let server = box.withLockedValue({ $0 }) else { throw ChannelError.ioOnClosedChannel }
+                    try channel.pipeline.syncOperations.addHandler(USBIPConnectionHandler(server: server, logger: logger))
+                }
+            }
+            .bind(host: host, port: port).get()
+        let server = USBIPServer(channel: channel, exports: exports)
+        box.withLockedValue { $0 = server }
+        return server
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+
+    func export(busid: String) -> USBIPExport? { exports.first { $0.busid == busid } }
+
+    /// Marks a device attached; false if another connection has it.
+    func claim(_ busid: String) -> Bool {
+        attached.withLockedValue { $0.insert(busid).inserted }
+    }
+
+    func release(_ busid: String) {
+        _ = attached.withLockedValue { $0.remove(busid) }
+    }
+}
+
+/// One TCP connection: the operation phase, then URBs for the imported device. Lives on its
+/// channel's event loop; the device's input reports hop onto that loop, so a RET_SUBMIT and a
+/// RET_UNLINK for the same URB can never race.
+final class USBIPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Input reports queued while no IN URB is pending (bounded: the oldest are dropped).
+    static let maxQueuedReports = 64
+
+    let server: USBIPServer
+    var logger: Logger
+    var phase = USBIPPhase.operation
+    var buffer: [UInt8] = []
+    var export: USBIPExport?
+    var pendingIn: [USBIPSubmit] = []
+    var queuedIn: [[UInt8]] = []
+    var context: ChannelHandlerContext?
+
+    init(server: USBIPServer, logger: Logger) {
+        self.server = server
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        logger[metadataKey: "peer"] = "\(context.remoteAddress.map { "\($0)" } ?? "?")"
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        buffer += incoming.readBytes(length: incoming.readableBytes) ?? []
+        do {
+            while let (request, consumed) = try USBIPDecoder.decode(buffer[...], phase: phase) {
+                buffer.removeFirst(consumed)
+                handle(request, context: context)
+                if !context.channel.isActive { return }
+            }
+        } catch {
+            logger.warning("USB/IP: closing connection: \(error)")
+            buffer = []
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let export {
+            export.device.disconnect()
+            server.release(export.busid)
+            logger.info("USB/IP: \(export.busid) detached")
+        }
+        export = nil
+        pendingIn = []
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        logger.warning("USB/IP: connection error: \(error)")
+        context.close(promise: nil)
+    }
+
+    func write(_ bytes: [UInt8], context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: bytes)), promise: nil)
+    }
+
+    func handle(_ request: USBIPRequest, context: ChannelHandlerContext) {
+        switch request {
+        case .deviceList:
+            logger.info("USB/IP: device list requested")
+            write(USBIPReply.deviceList(server.exports.map(\.record)), context: context)
+        case .importDevice(let busid):
+            guard let export = server.export(busid: busid) else {
+                logger.warning("USB/IP: import of unknown busid \(busid)")
+                write(USBIPReply.importDevice(.noSuchDevice, nil), context: context)
+                return
+            }
+            guard server.claim(busid) else {
+                logger.warning("USB/IP: \(busid) is already attached elsewhere")
+                write(USBIPReply.importDevice(.deviceBusy, nil), context: context)
+                return
+            }
+            self.export = export
+            phase = .urb
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let loop = context.eventLoop
+            export.device.connect { endpoint, data in
+                loop.execute { bound.value.deliver(endpoint: endpoint, data: data) }
+            }
+            logger.info("USB/IP: \(busid) attached")
+            write(USBIPReply.importDevice(.ok, export.record), context: context)
+        case .submit(let submit):
+            self.submit(submit, context: context)
+        case .unlink(let unlink):
+            if let index = pendingIn.firstIndex(where: { $0.seqnum == unlink.unlinkSeqnum }) {
+                pendingIn.remove(at: index)
+                write(USBIPReply.unlink(seqnum: unlink.seqnum, status: -USBErrno.connectionReset), context: context)
+            } else {
+                // Already answered (or never seen): nothing to withdraw.
+                write(USBIPReply.unlink(seqnum: unlink.seqnum, status: 0), context: context)
+            }
+        }
+    }
+
+    func submit(_ urb: USBIPSubmit, context: ChannelHandlerContext) {
+        guard let device = export?.device else { return }
+        let endpoint = UInt8(truncatingIfNeeded: urb.endpoint & 0x0F)
+        func stall() { write(USBIPReply.submit(seqnum: urb.seqnum, status: -USBErrno.pipe, actualLength: 0), context: context) }
+
+        if !urb.isoDescriptors.isEmpty { return stall() }  // no isochronous endpoints here
+        if endpoint == 0 {
+            switch device.control(SetupPacket(urb.setup), data: urb.data) {
+            case .stall: stall()
+            case .data(let bytes):
+                if urb.direction == .in {
+                    let reply = Array(bytes.prefix(Int(urb.transferBufferLength)))
+                    write(USBIPReply.submit(seqnum: urb.seqnum, status: 0, actualLength: UInt32(reply.count), data: reply), context: context)
+                } else {
+                    write(USBIPReply.submit(seqnum: urb.seqnum, status: 0, actualLength: UInt32(urb.data.count)), context: context)
+                }
+            }
+            return
+        }
+        switch urb.direction {
+        case .out:
+            guard device.interruptOutEndpoints.contains(endpoint) else { return stall() }
+            device.interruptOut(endpoint: endpoint, data: urb.data)
+            // An OUT reply reports how many bytes the device consumed: all of them.
+            write(USBIPReply.submit(seqnum: urb.seqnum, status: 0, actualLength: UInt32(urb.data.count)), context: context)
+        case .in:
+            guard device.interruptInEndpoints.contains(endpoint) else { return stall() }
+            if !queuedIn.isEmpty {
+                complete(urb, with: queuedIn.removeFirst(), context: context)
+            } else {
+                pendingIn.append(urb)  // answered when the device has data
+            }
+        }
+    }
+
+    func deliver(endpoint: UInt8, data: [UInt8]) {
+        guard let context, export != nil else { return }
+        if let index = pendingIn.firstIndex(where: { UInt8(truncatingIfNeeded: $0.endpoint & 0x0F) == endpoint }) {
+            complete(pendingIn.remove(at: index), with: data, context: context)
+        } else {
+            queuedIn.append(data)
+            if queuedIn.count > Self.maxQueuedReports { queuedIn.removeFirst() }
+        }
+    }
+
+    /// IN data never exceeds the URB's buffer.
+    func complete(_ urb: USBIPSubmit, with data: [UInt8], context: ChannelHandlerContext) {
+        let reply = Array(data.prefix(Int(urb.transferBufferLength)))
+        write(USBIPReply.submit(seqnum: urb.seqnum, status: 0, actualLength: UInt32(reply.count), data: reply), context: context)
+    }
+}
