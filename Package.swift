@@ -37,6 +37,8 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // A HID device through Linux's /dev/uhid. Knows nothing of FIDO.
+        .target(name: "UHID"),
         // SQLite from the system (libsqlite3-dev).
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // Durable, encrypted implementation of CTAP.CredentialStore.
@@ -46,7 +48,7 @@ let package = Package(
         ]),
         // Composition root: wiring transports to the core, prompt policy, logging.
         .target(name: "VirtualKey", dependencies: [
-            "CTAP", "CTAPHID", "CredentialStore", "USBIP",
+            "CTAP", "CTAPHID", "CredentialStore", "USBIP", "UHID",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -67,6 +69,7 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
         ]),
         .testTarget(name: "CTAPHIDTests", dependencies: ["CTAPHID"]),
+        .testTarget(name: "UHIDTests", dependencies: ["UHID"]),
         .testTarget(name: "CredentialStoreTests", dependencies: ["CredentialStore", "CTAP"]),
         .testTarget(name: "USBIPTests", dependencies: [
             "USBIP",

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import UHID
 import USBIP
 
 /// Everything `vfido serve` needs to know, with the embedded defaults.
@@ -18,6 +19,8 @@ public struct DaemonConfiguration: Sendable {
     public var usbipHost: String = "127.0.0.1"
     /// nil: no USB/IP server.
     public var usbipPort: Int? = USBIP.defaultPort
+    /// Create each key as a HID device through this uhid node (Linux). nil: no uhid.
+    public var uhidPath: String?
     public var presence: PresencePolicy = .auto
     public var authenticator = AuthenticatorConfig()
     /// pid.codes' test VID:PID (1209:0001 is reserved for testing).
@@ -61,6 +64,7 @@ public struct RunningKey: Sendable {
     public let session: HIDSession
     public let usbDevice: USBHIDDevice
     public let udp: UDPTransport?
+    public let uhid: UHIDDevice?
     public var busid: String { "1-\(number)" }
     public let serialNumber: String
 }
@@ -81,6 +85,9 @@ public final class Daemon: Sendable {
     public var udp: UDPTransport { keys[0].udp! }
 
     public static func start(_ configuration: DaemonConfiguration, presence: UserPresence? = nil, logger: Logger) async throws -> Daemon {
+        if let path = configuration.uhidPath {
+            try UHIDDevice.checkAccess(path: path)  // before anything else: fail fast, with advice
+        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var keys: [RunningKey] = []
         do {
@@ -101,6 +108,7 @@ public final class Daemon: Sendable {
             return Daemon(keys: keys, usbip: usbip, group: group)
         } catch {
             for key in keys {
+                key.uhid?.destroy()
                 await key.udp?.close()
                 await key.session.stop()
             }
@@ -120,16 +128,31 @@ public final class Daemon: Sendable {
         let serial = await authenticator.serialNumber
 
         // Output reports from USB keep their order through one stream into the session.
-        let (reports, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(1024))
+        let usbReports = orderedFeed(into: session)
         let device = USBHIDDevice(
             identity: USBDeviceIdentity(vendorId: configuration.vendorId, productId: configuration.productId,
                                         manufacturer: configuration.manufacturer, product: configuration.product,
                                         serialNumber: serial),
             reportDescriptor: CTAPHID.reportDescriptor, reportSize: CTAPHID.reportSize,
-            onOutputReport: { continuation.yield($0) })
-        let sink = ReportSink { [device] in device.sendInputReport($0) }
-        Task {
-            for await report in reports { await session.receive(report, reply: sink) }
+            onOutputReport: { usbReports.yield($0) })
+        usbReports.replyTo(ReportSink { [device] in device.sendInputReport($0) })
+
+        var uhid: UHIDDevice?
+        if let path = configuration.uhidPath {
+            let feed = orderedFeed(into: session)
+            let created = try UHIDDevice(
+                path: path,
+                identity: .init(name: "\(configuration.manufacturer) \(configuration.product)", phys: "vfido/key-\(n)",
+                                uniq: serial, vendor: UInt32(configuration.vendorId), product: UInt32(configuration.productId),
+                                version: 0x0100),
+                reportDescriptor: CTAPHID.reportDescriptor, reportSize: CTAPHID.reportSize)
+            feed.replyTo(ReportSink { [created] in created.sendInputReport($0) })
+            let uhidLogger = logger
+            created.run(onOutputReport: { feed.yield($0) }, onEvent: { event in
+                if case .output = event { return }
+                uhidLogger.info("uhid: \(event)")
+            })
+            uhid = created
         }
 
         var udp: UDPTransport?
@@ -141,18 +164,54 @@ public final class Daemon: Sendable {
                 throw DaemonError("cannot listen on UDP \(configuration.udpHost):\(port): \(error)")
             }
         }
-        return RunningKey(number: n, authenticator: authenticator, session: session, usbDevice: device, udp: udp, serialNumber: serial)
+        return RunningKey(number: n, authenticator: authenticator, session: session, usbDevice: device, udp: udp, uhid: uhid,
+                          serialNumber: serial)
     }
 
     public func stop() async {
         await usbip?.close()
         for key in keys {
+            key.uhid?.destroy()
             await key.udp?.close()
             await key.session.stop()
         }
         try? await group.shutdownGracefully()
     }
 }
+
+/// Feeds reports from one source into a session in arrival order, with replies to one sink.
+final class OrderedFeed: @unchecked Sendable {
+    private let continuation: AsyncStream<[UInt8]>.Continuation
+    private let sinkBox = NSLock()
+    private var sink: ReportSink?
+
+    init(session: HIDSession) {
+        let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(1024))
+        self.continuation = continuation
+        Task { [self] in
+            for await report in stream {
+                guard let sink = currentSink else { continue }
+                await session.receive(report, reply: sink)
+            }
+        }
+    }
+
+    private var currentSink: ReportSink? {
+        sinkBox.lock()
+        defer { sinkBox.unlock() }
+        return sink
+    }
+
+    func replyTo(_ sink: ReportSink) {
+        sinkBox.lock()
+        self.sink = sink
+        sinkBox.unlock()
+    }
+
+    func yield(_ report: [UInt8]) { continuation.yield(report) }
+}
+
+func orderedFeed(into session: HIDSession) -> OrderedFeed { OrderedFeed(session: session) }
 
 public struct DaemonError: Error, CustomStringConvertible {
     public let description: String

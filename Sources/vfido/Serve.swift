@@ -30,11 +30,26 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not listen for CTAPHID over UDP.")
     var noUdp = false
 
-    @Option(name: .long, help: ArgumentHelp("Where the USB/IP server listens.", valueName: "host:port"))
-    var usbip = HostPort(host: "127.0.0.1", port: 3240)
+    @Option(name: .customLong("usbip"), help: ArgumentHelp(
+        "Where the USB/IP server listens (default: 127.0.0.1:3240; with --uhid, no USB/IP unless this is given).",
+        valueName: "host:port"))
+    var usbipOption: HostPort?
 
-    @Flag(name: .long, help: "Do not start the USB/IP server.")
-    var noUsbip = false
+    var usbip: HostPort { usbipOption ?? HostPort(host: "127.0.0.1", port: 3240) }
+
+    @Flag(name: .long, help: ArgumentHelp(
+        "Also create each key as a local HID device through /dev/uhid (Linux): no USB/IP needed.",
+        discussion: "Needs the uhid module (`sudo modprobe uhid`) and write access to /dev/uhid (vfido's udev rules give it to the `vfido` group)."))
+    var uhid = false
+
+    @Option(name: .long, help: ArgumentHelp("The uhid device node.", valueName: "path"))
+    var uhidPath = "/dev/uhid"
+
+    @Flag(name: .customLong("no-usbip"), help: "Do not start the USB/IP server.")
+    var noUsbipFlag = false
+
+    /// --uhid alone means a local device only; --usbip brings USB/IP back.
+    var noUsbip: Bool { noUsbipFlag || (uhid && usbipOption == nil) }
 
     @Flag(name: .long, help: "Allow --udp and --usbip addresses beyond loopback (neither protocol authenticates its clients).")
     var allowRemote = false
@@ -82,7 +97,7 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("--usbip \(usbip) is not a loopback address; add --allow-remote if you mean it (USB/IP has no authentication)")
             }
         }
-        if noUdp && noUsbip { throw ValidationError("--no-udp and --no-usbip together leave no way to reach the key") }
+        if noUdp && noUsbip && !uhid { throw ValidationError("--no-udp and --no-usbip together leave no way to reach the key") }
     }
 
     var parsedVidPid: (UInt16, UInt16)? {
@@ -96,12 +111,14 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "vfido")
         logger.logLevel = logLevel
 
+        let termination = TerminationSignal()
         var configuration = DaemonConfiguration(stateDirectory: stateOptions.directory)
         configuration.udpHost = udp.host
         configuration.udpPort = noUdp ? nil : udp.port
         configuration.usbipHost = usbip.host
         configuration.usbipPort = noUsbip ? nil : usbip.port
         configuration.keys = keys
+        configuration.uhidPath = uhid ? uhidPath : nil
         configuration.vendorId = parsedVidPid!.0
         configuration.productId = parsedVidPid!.1
         configuration.product = product
@@ -120,12 +137,13 @@ struct Serve: AsyncParsableCommand {
         do {
             daemon = try await Daemon.start(configuration, logger: logger)
         } catch {
-            throw ValidationError("\(error)")
+            FileHandle.standardError.write(Data("vfido serve: \(error)\n".utf8))
+            throw ExitCode(1)
         }
         print(banner(daemon, configuration))
         fflush(nil)
 
-        await waitForTermination()
+        await termination.wait()
         logger.info("shutting down")
         await daemon.stop()
     }
@@ -140,6 +158,7 @@ extension Serve {
                      "  presence     \(presence.rawValue)   attestation \(attestation.rawValue)   USB id \(vidPid)"]
         for key in daemon.keys {
             var where_ = [String]()
+            if key.uhid != nil { where_.append("uhid (a local hidraw device)") }
             if !noUsbip { where_.append("USB/IP bus id \(key.busid)") }
             if let udpAddress = key.udp?.localAddress?.port { where_.append("UDP \(udp.host):\(udpAddress)") }
             lines.append("  key \(key.number)        \(where_.joined(separator: ", "))   serial \(key.serialNumber)")
@@ -162,31 +181,45 @@ extension Serve {
     }
 }
 
-/// Suspends until SIGINT or SIGTERM.
-func waitForTermination() async {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        let once = SignalOnce(continuation)
+/// SIGINT and SIGTERM, caught from the moment this is created: a signal that arrives while the
+/// daemon is still starting is not lost (a background job of a script starts with SIGINT ignored).
+final class TerminationSignal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var fired = false
+    private var continuation: CheckedContinuation<Void, Never>?
+    private var sources: [DispatchSourceSignal] = []
+
+    init() {
         for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .main)
-            source.setEventHandler { once.fire() }
+            signal(sig, SIG_IGN)  // the dispatch source, not the default action, handles it
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in self?.fire() }
             source.resume()
-            SignalOnce.sources.append(source)
+            sources.append(source)
         }
     }
-}
 
-final class SignalOnce: @unchecked Sendable {
-    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
-    private var continuation: CheckedContinuation<Void, Never>?
-    private let lock = NSLock()
-    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = continuation }
-    func fire() {
+    private func fire() {
         lock.lock()
+        fired = true
         let c = continuation
         continuation = nil
         lock.unlock()
         c?.resume()
+    }
+
+    /// Returns once a signal has arrived (at once if one already has).
+    func wait() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            lock.lock()
+            if fired {
+                lock.unlock()
+                c.resume()
+            } else {
+                continuation = c
+                lock.unlock()
+            }
+        }
     }
 }
 

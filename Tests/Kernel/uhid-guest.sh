@@ -1,0 +1,82 @@
+#!/bin/sh
+# Runs inside the QEMU guest: starts vfido (the host's build, through a read-only 9p share of
+# the host's /) with --uhid, and uses the key it creates through hidraw with libfido2's tools.
+# Prints "STEP <seconds> <name>" per step and GUEST-OK at the end.
+[ -f /test.env ] && . /test.env
+now() { cut -d' ' -f1 /proc/uptime; }
+T=$(now)
+step() { t=$(now); echo "STEP $(awk "BEGIN{printf \"%.2f\", $t-$T}") $*"; T=$t; }
+fail() { echo "GUEST-FAIL: $*"; echo "--- vfido log"; cat /tmp/vfido.log 2>/dev/null; dmesg | tail -20; exit 1; }
+wait_for() {  # path, present|absent, tenths of a second
+    i=0
+    while [ $i -lt "${3:-100}" ]; do
+        if [ "$2" = present ] && [ -e "$1" ]; then return 0; fi
+        if [ "$2" = absent ] && [ ! -e "$1" ]; then return 0; fi
+        sleep 0.1; i=$((i + 1))
+    done
+    return 1
+}
+start_vfido() {
+    chroot /hostroot "$VFIDO" serve --uhid --ephemeral --no-udp > /tmp/vfido.log 2>&1 &
+    VFIDO_PID=$!
+}
+
+step "boot"
+[ -e /dev/uhid ] || fail "no /dev/uhid in the guest"
+modprobe 9pnet_virtio; modprobe 9p
+mkdir -p /hostroot
+mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /hostroot || fail "mounting the host's / over 9p"
+for d in dev proc sys; do mount --bind /$d /hostroot/$d || fail "bind /$d"; done
+mount -t tmpfs tmp /hostroot/tmp
+step "host root shared"
+
+start_vfido
+wait_for /dev/hidraw0 present 600 || fail "no /dev/hidraw0 after vfido serve --uhid"
+step "vfido serve --uhid -> /dev/hidraw0"
+cat /sys/class/hidraw/hidraw0/device/uevent
+
+timeout 20 fido2-token -L > /tmp/tokens.txt || fail "fido2-token -L"
+cat /tmp/tokens.txt
+grep -q '/dev/hidraw0: vendor=0x1209, product=0x0001' /tmp/tokens.txt || fail "fido2-token -L does not list the uhid key"
+# libfido2 1.12 takes names only from a USB parent device, which a uhid device has not: it
+# prints "( )". The name is the HID device's, as browsers read it.
+grep -q '^HID_NAME=vfido vfido virtual FIDO2 key$' /sys/class/hidraw/hidraw0/device/uevent || fail "the HID device is not named"
+grep -q '^HID_ID=0003:' /sys/class/hidraw/hidraw0/device/uevent || fail "the HID device is not on BUS_USB"
+grep -Eq '^HID_UNIQ=[0-9A-F]{16}$' /sys/class/hidraw/hidraw0/device/uevent || fail "the HID serial (uniq) is not ASCII hex"
+step "fido2-token -L"
+
+timeout 20 fido2-token -I /dev/hidraw0 > /tmp/info.txt || fail "fido2-token -I"
+grep -q 'aaguid: 766669646f2d4b6579219a1e5c0fe17a' /tmp/info.txt || { cat /tmp/info.txt; fail "getInfo has another AAGUID"; }
+step "fido2-token -I"
+
+printf '%s\n%s\n%s\n%s\n' "$(head -c 32 /dev/urandom | base64)" example.org alice "$(head -c 16 /dev/urandom | base64)" > /tmp/cred_param
+timeout 20 fido2-cred -M -i /tmp/cred_param -o /tmp/cred /dev/hidraw0 es256 || fail "fido2-cred -M"
+timeout 20 fido2-cred -V -i /tmp/cred -o /tmp/cred_pub es256 || fail "fido2-cred -V"
+printf '%s\n%s\n%s\n' "$(head -c 32 /dev/urandom | base64)" example.org "$(sed -n 5p /tmp/cred)" > /tmp/assert_param
+timeout 20 fido2-assert -G -i /tmp/assert_param -o /tmp/assert /dev/hidraw0 || fail "fido2-assert -G"
+sed -n '/BEGIN/,/END/p' /tmp/cred_pub > /tmp/pub.pem
+timeout 20 fido2-assert -V -i /tmp/assert /tmp/pub.pem es256 || fail "fido2-assert -V"
+step "fido2-cred -M/-V, fido2-assert -G/-V"
+
+kill -TERM $VFIDO_PID
+wait_for /dev/hidraw0 absent 50 || fail "/dev/hidraw0 still there 5 s after SIGTERM"
+wait $VFIDO_PID; rc=$?
+[ $rc -eq 0 ] || fail "vfido exited $rc on SIGTERM"
+step "SIGTERM: vfido exits 0 and the hidraw node is gone"
+
+start_vfido
+wait_for /dev/hidraw0 present 600 || fail "no /dev/hidraw0 after the second start"
+kill -INT $VFIDO_PID
+wait_for /dev/hidraw0 absent 50 || fail "/dev/hidraw0 still there after SIGINT"
+wait $VFIDO_PID
+step "SIGINT: the hidraw node is gone"
+
+start_vfido
+wait_for /dev/hidraw0 present 600 || fail "no /dev/hidraw0 after the third start"
+kill -KILL $VFIDO_PID
+wait_for /dev/hidraw0 absent 50 || fail "/dev/hidraw0 still there after SIGKILL"
+step "SIGKILL: the kernel removes the device with the closed /dev/uhid"
+
+dmesg > /tmp/dmesg.txt
+if grep -E 'BUG|WARNING' /tmp/dmesg.txt; then fail "the kernel log has a BUG or WARNING"; fi
+echo GUEST-OK
