@@ -3,11 +3,26 @@
 #   make test    install what the tests need, then run every test tier this machine can run
 #   make bench   benchmarks, as JSON
 #   make fuzz    libFuzzer targets (FUZZ_SECONDS each, default 60)
+#   make install / uninstall   (PREFIX=/usr/local, DESTDIR=)
 
 SWIFT ?= swift
 ARGS ?=
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+# udev reads /etc and /usr/lib only, never /usr/local: a /usr/local install puts its rules in /etc.
+UDEVRULESDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/udev/rules.d,/etc/udev/rules.d)
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSTEMDUSERUNITDIR ?= $(PREFIX)/lib/systemd/user
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+MODULESLOADDIR ?= $(PREFIX)/lib/modules-load.d
+# The binary to install (a release build unless told otherwise).
+VFIDO_BIN ?= .build/release/vfido
 
-.PHONY: all build run test bench fuzz deps clean help
+INSTALLED = $(BINDIR)/vfido $(UDEVRULESDIR)/70-vfido.rules $(SYSTEMDUNITDIR)/vfido.service \
+	$(SYSTEMDUSERUNITDIR)/vfido.service $(SYSUSERSDIR)/vfido.conf $(MODULESLOADDIR)/vfido.conf
+
+.PHONY: all build run test bench fuzz deps clean help install uninstall
 
 all: build
 
@@ -33,6 +48,28 @@ bench:
 
 fuzz:
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} Fuzz/run.sh
+
+.build/release/vfido:
+	@scripts/install-deps.sh build
+	$(SWIFT) build -c release --product vfido
+
+install: $(VFIDO_BIN)
+	install -D -m 0755 $(VFIDO_BIN) $(DESTDIR)$(BINDIR)/vfido
+	install -D -m 0644 udev/70-vfido.rules $(DESTDIR)$(UDEVRULESDIR)/70-vfido.rules
+	install -D -m 0644 udev/sysusers-vfido.conf $(DESTDIR)$(SYSUSERSDIR)/vfido.conf
+	install -D -m 0644 udev/modules-load-vfido.conf $(DESTDIR)$(MODULESLOADDIR)/vfido.conf
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSTEMDUSERUNITDIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' systemd/vfido.service > $(DESTDIR)$(SYSTEMDUNITDIR)/vfido.service
+	sed 's|@BINDIR@|$(BINDIR)|g' systemd/vfido-user.service > $(DESTDIR)$(SYSTEMDUSERUNITDIR)/vfido.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/vfido.service $(DESTDIR)$(SYSTEMDUSERUNITDIR)/vfido.service
+	@if [ -z "$(DESTDIR)" ]; then \
+		echo "installed. To finish (as root):"; \
+		echo "  systemd-sysusers; systemctl restart systemd-modules-load; udevadm control --reload; udevadm trigger"; \
+		echo "  usermod -aG vfido <you>   # for vfido serve --uhid without root; log in again"; \
+	fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
 clean:
 	rm -rf .build .venv

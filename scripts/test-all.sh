@@ -28,6 +28,7 @@ interop() {
 }
 fuzz_smoke() { FUZZ_SECONDS=${FUZZ_SECONDS:-10} Fuzz/run.sh; }
 kernel_usbip() { Tests/Kernel/usbip-tier.sh; }
+kernel_uhid() { Tests/Kernel/uhid-tier.sh; }
 
 # What the kernel tier needs, and why it cannot run when something is missing.
 kernel_blocker() {
@@ -43,14 +44,15 @@ tier "3 interop over UDP (python-fido2, py_webauthn)" interop
 blocker=$(kernel_blocker)
 if [[ -z "$blocker" ]]; then
     tier "4+5 USB/IP: host usbip list, and a QEMU guest kernel attaching two keys" kernel_usbip
+    tier "5b uhid: vfido inside a QEMU guest kernel, used through hidraw" kernel_uhid
 else
-    echo "!!!! tier 4+5 (USB/IP host and kernel) CANNOT RUN HERE: $blocker"
+    echo "!!!! tiers 4+5 and 5b (USB/IP and uhid in a real kernel) CANNOT RUN HERE: $blocker"
     not_here "4+5 USB/IP: host usbip list, and a QEMU guest kernel" "$blocker"
+    not_here "5b uhid: vfido inside a QEMU guest kernel" "$blocker"
 fi
 tier "7 fuzz smoke (libFuzzer, ${FUZZ_SECONDS:-10} s per target)" fuzz_smoke
 not_here "2 in-process end to end (RP <-> WebAuthnClient <-> key)" "not built yet (issue 7)"
 not_here "3b interop with libfido2 tools and OpenSSH" "not built yet (issue 3)"
-not_here "5b kernel tier: uhid inside the guest" "not built yet (issue 5)"
 not_here "5c kernel tier: Chromium in the guest on the attached key" "not built yet (issue 7)"
 not_here "6 browser page logic (headless Chromium)" "not built yet (issue 6)"
 

@@ -32,7 +32,9 @@ step "host root shared"
 
 start_vfido
 wait_for /dev/hidraw0 present 600 || fail "no /dev/hidraw0 after vfido serve --uhid"
-step "vfido serve --uhid -> /dev/hidraw0"
+hid=$(basename "$(readlink -f /sys/class/hidraw/hidraw0/device)")
+case "$hid" in 0003:1209:0001.*) ;; *) fail "HID device is named $hid, not 0003:1209:0001.* (udev/70-vfido.rules matches that)";; esac
+step "vfido serve --uhid -> /dev/hidraw0 ($hid)"
 cat /sys/class/hidraw/hidraw0/device/uevent
 
 timeout 20 fido2-token -L > /tmp/tokens.txt || fail "fido2-token -L"

@@ -49,7 +49,9 @@ step "usbip list"
 
 timeout 20 $USBIP attach -r $HOST -b 1-1 || fail "usbip attach 1-1"
 wait_for /dev/hidraw0 present || fail "no /dev/hidraw0 after attach"
-step "usbip attach 1-1 -> /dev/hidraw0"
+hid=$(basename "$(readlink -f /sys/class/hidraw/hidraw0/device)")
+case "$hid" in 0003:1209:0001.*) ;; *) fail "HID device is named $hid, not 0003:1209:0001.* (udev/70-vfido.rules matches that)";; esac
+step "usbip attach 1-1 -> /dev/hidraw0 ($hid)"
 
 timeout 20 fido2-token -L > /tmp/tokens.txt || fail "fido2-token -L"
 cat /tmp/tokens.txt
