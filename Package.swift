@@ -25,6 +25,7 @@ let package = Package(
         .target(name: "CTAP", dependencies: [
             "CBOR",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),

@@ -68,6 +68,9 @@ public actor Authenticator {
     var poweredOnAt: ContinuousClock.Instant
     /// Left-over accounts of a discoverable getAssertion, for getNextAssertion.
     var pendingAssertions: PendingAssertions?
+    /// The stored PIN (hash, retries) and the per-power-cycle PIN/UV state.
+    var pin: StoredPin
+    var pinSession: PinUvSession
 
     public init(config: AuthenticatorConfig = AuthenticatorConfig(), store: CredentialStore, presence: UserPresence,
                 random: RandomSource = SystemRandom(), clock: MonotonicClock = SystemClock()) throws(CTAPError) {
@@ -80,6 +83,12 @@ public actor Authenticator {
         self.secrets = secrets
         self.sealer = CredentialIDSealer(masterKey: secrets.masterKey)
         self.poweredOnAt = clock.now
+        if let blob = try storeCall({ try store.loadSecret(StoredPin.storeName) }), let value = try? CBORReader.decode(blob) {
+            pin = StoredPin(cbor: value)
+        } else {
+            pin = StoredPin()
+        }
+        pinSession = PinUvSession(random: random)
     }
 
     static func loadOrCreateSecrets(store: CredentialStore, aaguid: [UInt8], random: RandomSource) throws(CTAPError) -> DeviceSecrets {
@@ -129,6 +138,7 @@ public actor Authenticator {
         case .makeCredential: return try await makeCredential(Parameters(body))
         case .getAssertion: return try await getAssertion(Parameters(body))
         case .getNextAssertion: return try getNextAssertion()
+        case .clientPIN: return try clientPIN(Parameters(body))
         case .reset: try await reset(); return nil
         case .selection: try await selection(); return nil
         default: throw CTAPError(.invalidCommand, "command \(command) is not supported")
@@ -149,6 +159,7 @@ public actor Authenticator {
     public func powerCycle() {
         poweredOnAt = clock.now
         pendingAssertions = nil
+        pinSession = PinUvSession(random: random)
     }
 }
 

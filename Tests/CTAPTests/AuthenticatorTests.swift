@@ -14,8 +14,12 @@ import X509
         let info2 = try #require(info)
         #expect(info2[int: 1] == .array(["FIDO_2_0", "FIDO_2_1"]))
         #expect(info2[int: 3] == .bytes(AuthenticatorConfig.defaultAAGUID))
-        #expect(info2[int: 4] == .textMap([("rk", true), ("up", true), ("plat", false)]))  // canonical: shorter keys first
+        #expect(info2[int: 4] == .textMap([("rk", true), ("up", true), ("plat", false), ("clientPin", false),
+                                            ("pinUvAuthToken", true), ("makeCredUvNotRqd", true)]))
         #expect(info2[int: 5] == 7609)
+        #expect(info2[int: 6] == .array([2, 1]))
+        #expect(info2[int: 12] == false)
+        #expect(info2[int: 13] == 4)
         #expect(info2[int: 7] == 8)
         #expect(info2[int: 8] == 128)
         #expect(info2[int: 9] == .array(["usb"]))
@@ -27,7 +31,7 @@ import X509
 
     @Test func unknownCommandsAreInvalidCommand() async throws {
         let f = try Fixture()
-        for command: UInt8 in [0x00, 0x03, 0x40, 0x41, 0x0A, 0x0C, 0x0D, 0x06, 0x09, 0x20, 0xC0, 0xFF] {
+        for command: UInt8 in [0x00, 0x03, 0x40, 0x41, 0x0A, 0x0C, 0x0D, 0x09, 0x20, 0xC0, 0xFF] {
             #expect(try await f.raw([command]).0 == .invalidCommand, "command \(command)")
         }
         #expect(try await f.call(0x04).0 == .ok)

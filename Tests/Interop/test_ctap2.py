@@ -50,7 +50,10 @@ def test_get_info_fields(daemon):
     info = Ctap2(device).get_info()
     assert info.versions == ["FIDO_2_0", "FIDO_2_1"]
     assert info.aaguid == VFIDO_AAGUID
-    assert info.options == {"rk": True, "up": True, "plat": False}
+    assert info.options == {"rk": True, "up": True, "plat": False, "clientPin": False, "pinUvAuthToken": True,
+                            "makeCredUvNotRqd": True}
+    assert info.pin_uv_protocols == [2, 1]
+    assert info.min_pin_length == 4 and info.force_pin_change is False
     assert info.max_msg_size == 7609
     assert info.max_creds_in_list == 8
     assert info.max_cred_id_length == 128
@@ -318,7 +321,7 @@ def test_wrong_types_and_missing_members_get_their_status(daemon, index):
 
 def test_unknown_commands_are_invalid_command(daemon):
     device = daemon.device()
-    for command in (0x40, 0x41, 0x03, 0x20, 0xFF):
+    for command in (0x40, 0x41, 0x03, 0x20, 0xFF, 0x09):
         assert raw_cbor(device, command) == bytes([CtapError.ERR.INVALID_COMMAND])
     assert raw_cbor(device, 0x04)[0] == 0
 

@@ -52,19 +52,28 @@ extension Authenticator {
         pendingAssertions = nil
         let request = try GetAssertionRequest(parameters)
 
-        // Step 1: the empty-pinUvAuthParam touch probe; no PIN can be set yet.
+        // Step 1: the empty-pinUvAuthParam touch probe.
         if let param = request.pinUvAuthParam, param.isEmpty {
             try await requireUserPresence(UserPresenceRequest(operation: .touchProbe, rpId: request.rpId))
-            throw CTAPError(.pinNotSet, "touch probe")
+            throw CTAPError(touchProbeStatus, "touch probe")
         }
         if request.pinUvAuthParam != nil {
-            guard request.pinUvAuthProtocol != nil else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
-            throw CTAPError(.invalidParameter, "unsupported pinUvAuthProtocol")
+            guard let number = request.pinUvAuthProtocol else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
+            guard PinUvAuthProtocol(rawValue: number) != nil else { throw CTAPError(.invalidParameter, "pinUvAuthProtocol \(number)") }
         }
         // Step 5: options.
         if request.options["rk"] != nil { throw CTAPError(.unsupportedOption, "rk in getAssertion") }
-        if request.options["uv"] == true { throw CTAPError(.invalidOption, "no built-in user verification") }
+        if request.options["uv"] == true && request.pinUvAuthParam == nil {
+            throw CTAPError(.invalidOption, "no built-in user verification")
+        }
         let userPresence = request.options["up"] ?? true
+        // Step 9: the pinUvAuthToken.
+        var flags: AuthenticatorData.Flags = []
+        if let param = request.pinUvAuthParam {
+            try verifyPinUvAuthParam(param, protocol: request.pinUvAuthProtocol, clientDataHash: request.clientDataHash,
+                                     permission: .getAssertion, rpId: request.rpId)
+            flags.insert(.userVerified)
+        }
 
         // Step 7: locate eligible credentials.
         let rpIdHash = Digest.sha256(request.rpId)
@@ -87,7 +96,6 @@ extension Authenticator {
         guard let first = candidates.first else { throw CTAPError(.noCredentials, "no credential for \(request.rpId)") }
 
         // Step 10: user presence, unless this is a silent (up=false) pre-flight.
-        var flags: AuthenticatorData.Flags = []
         if userPresence {
             try await requireUserPresence(UserPresenceRequest(operation: .getAssertion, rpId: request.rpId, userName: first.resident?.userName))
             flags.insert(.userPresent)

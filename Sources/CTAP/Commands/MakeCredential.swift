@@ -68,16 +68,15 @@ extension Authenticator {
     func makeCredential(_ parameters: Parameters) async throws(CTAPError) -> CBORValue {
         let request = try MakeCredentialRequest(parameters)
 
-        // Step 1: an empty pinUvAuthParam is a platform's "touch to select" probe. No PIN can
-        // be set on this authenticator yet, so the answer after the touch is PIN_NOT_SET.
+        // Step 1: an empty pinUvAuthParam is a platform's "touch to select" probe.
         if let param = request.pinUvAuthParam, param.isEmpty {
             try await requireUserPresence(UserPresenceRequest(operation: .touchProbe, rpId: request.rpId))
-            throw CTAPError(.pinNotSet, "touch probe")
+            throw CTAPError(touchProbeStatus, "touch probe")
         }
-        // Step 2: a pinUvAuthParam needs a protocol this authenticator supports (none yet).
+        // Step 2: a pinUvAuthParam needs a protocol this authenticator supports.
         if request.pinUvAuthParam != nil {
-            guard request.pinUvAuthProtocol != nil else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
-            throw CTAPError(.invalidParameter, "unsupported pinUvAuthProtocol")
+            guard let number = request.pinUvAuthProtocol else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
+            guard PinUvAuthProtocol(rawValue: number) != nil else { throw CTAPError(.invalidParameter, "pinUvAuthProtocol \(number)") }
         }
         // Step 3: the first supported algorithm in the caller's order.
         guard let algorithm = request.algorithms.lazy.compactMap({ $0.flatMap(COSEAlgorithm.init(rawValue:)) }).first else {
@@ -86,7 +85,21 @@ extension Authenticator {
         // Step 5: options.
         let residentKey = request.options["rk"] ?? false
         if request.options["up"] == false { throw CTAPError(.invalidOption, "up=false in makeCredential") }
-        if request.options["uv"] == true { throw CTAPError(.invalidOption, "no built-in user verification") }
+        if request.options["uv"] == true && request.pinUvAuthParam == nil {
+            throw CTAPError(.invalidOption, "no built-in user verification")
+        }
+        // Step 6: with a PIN set, a discoverable credential (or any, without makeCredUvNotRqd)
+        // needs user verification.
+        if request.pinUvAuthParam == nil && pin.hash != nil && residentKey {
+            throw CTAPError(.puatRequired, "a PIN is set: discoverable credentials need a pinUvAuthToken")
+        }
+        // Step 11: the pinUvAuthToken.
+        var flags: AuthenticatorData.Flags = [.userPresent]
+        if let param = request.pinUvAuthParam {
+            try verifyPinUvAuthParam(param, protocol: request.pinUvAuthProtocol, clientDataHash: request.clientDataHash,
+                                     permission: .makeCredential, rpId: request.rpId)
+            flags.insert(.userVerified)
+        }
 
         let rpIdHash = Digest.sha256(request.rpId)
         // Step 10: an excluded credential still asks for a touch, so the platform can tell the
@@ -112,7 +125,7 @@ extension Authenticator {
             try storeCall { try store.saveResidentCredential(credential) }
         }
         let authData = AuthenticatorData(
-            rpIdHash: rpIdHash, flags: [.userPresent], signCount: try nextSignCount(),
+            rpIdHash: rpIdHash, flags: flags, signCount: try nextSignCount(),
             attestedCredential: (config.aaguid, credentialId, try privateKey.publicKeyCOSE().encoded))
         let (format, statement) = try attest(authData.bytes, clientDataHash: request.clientDataHash, credentialKey: privateKey,
                                              preference: request.attestationFormatsPreference)

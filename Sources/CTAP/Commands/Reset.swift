@@ -15,5 +15,7 @@ extension Authenticator {
         secrets = fresh
         sealer = CredentialIDSealer(masterKey: fresh.masterKey)
         pendingAssertions = nil
+        pin = StoredPin()
+        pinSession = PinUvSession(random: random)
     }
 }

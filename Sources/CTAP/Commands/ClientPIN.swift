@@ -1,0 +1,214 @@
+import CBOR
+import Foundation
+
+/// authenticatorClientPIN (CTAP 2.1 §6.5.5).
+struct ClientPINRequest {
+    enum Key: Int {
+        case pinUvAuthProtocol = 0x01, subCommand = 0x02, keyAgreement = 0x03, pinUvAuthParam = 0x04
+        case newPinEnc = 0x05, pinHashEnc = 0x06, permissions = 0x09, rpId = 0x0A
+    }
+    enum SubCommand: Int {
+        case getPINRetries = 0x01, getKeyAgreement = 0x02, setPIN = 0x03, changePIN = 0x04, getPINToken = 0x05
+        case getPinUvAuthTokenUsingUvWithPermissions = 0x06, getUVRetries = 0x07
+        case getPinUvAuthTokenUsingPinWithPermissions = 0x09
+    }
+
+    var subCommand: SubCommand
+    var pinUvAuthProtocol: Int?
+    var keyAgreement: CBORValue?
+    var pinUvAuthParam: [UInt8]?
+    var newPinEnc: [UInt8]?
+    var pinHashEnc: [UInt8]?
+    var permissions: Int?
+    var rpId: String?
+
+    init(_ p: Parameters) throws(CTAPError) {
+        pinUvAuthProtocol = try p[Key.pinUvAuthProtocol].map { v throws(CTAPError) in try v.expectInt("pinUvAuthProtocol") }
+        let sub = try p.required(Key.subCommand).expectInt("subCommand")
+        guard let subCommand = SubCommand(rawValue: sub) else { throw CTAPError(.invalidSubcommand, "clientPIN subcommand \(sub)") }
+        self.subCommand = subCommand
+        if let ka = p[Key.keyAgreement] {
+            _ = try ka.expectMap("keyAgreement")
+            keyAgreement = ka
+        }
+        pinUvAuthParam = try p[Key.pinUvAuthParam].map { v throws(CTAPError) in try v.expectBytes("pinUvAuthParam") }
+        newPinEnc = try p[Key.newPinEnc].map { v throws(CTAPError) in try v.expectBytes("newPinEnc") }
+        pinHashEnc = try p[Key.pinHashEnc].map { v throws(CTAPError) in try v.expectBytes("pinHashEnc") }
+        permissions = try p[Key.permissions].map { v throws(CTAPError) in try v.expectInt("permissions") }
+        rpId = try p[Key.rpId].map { v throws(CTAPError) in try v.expectText("rpId") }
+    }
+
+    /// The protocol, which these subcommands require.
+    func requireProtocol() throws(CTAPError) -> PinUvAuthProtocol {
+        guard let number = pinUvAuthProtocol else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
+        guard let chosen = PinUvAuthProtocol(rawValue: number) else { throw CTAPError(.invalidParameter, "pinUvAuthProtocol \(number)") }
+        return chosen
+    }
+}
+
+extension Authenticator {
+    enum ClientPINResponseKey: Int { case keyAgreement = 0x01, pinUvAuthToken = 0x02, pinRetries = 0x03, powerCycleState = 0x04 }
+
+    /// Token permissions this authenticator can grant: only what it implements.
+    static let supportedPermissions: TokenPermissions = [.makeCredential, .getAssertion]
+
+    func clientPIN(_ parameters: Parameters) throws(CTAPError) -> CBORValue? {
+        let request = try ClientPINRequest(parameters)
+        switch request.subCommand {
+        case .getPINRetries:
+            return .intMap([(ClientPINResponseKey.pinRetries.rawValue, .int(pin.retries)),
+                            (ClientPINResponseKey.powerCycleState.rawValue, pinSession.blockedUntilPowerCycle ? .bool(true) : nil)])
+        case .getKeyAgreement:
+            _ = try request.requireProtocol()
+            return .intMap([(ClientPINResponseKey.keyAgreement.rawValue, pinSession.publicKeyCOSE)])
+        case .setPIN:
+            try setPIN(request)
+            return nil
+        case .changePIN:
+            try changePIN(request)
+            return nil
+        case .getPINToken, .getPinUvAuthTokenUsingPinWithPermissions:
+            return try pinToken(request)
+        case .getPinUvAuthTokenUsingUvWithPermissions, .getUVRetries:
+            throw CTAPError(.notAllowed, "no built-in user verification")
+        }
+    }
+
+    func setPIN(_ r: ClientPINRequest) throws(CTAPError) {
+        guard let keyAgreement = r.keyAgreement, let newPinEnc = r.newPinEnc, let param = r.pinUvAuthParam else {
+            throw CTAPError(.missingParameter, "setPIN needs keyAgreement, newPinEnc and pinUvAuthParam")
+        }
+        let proto = try r.requireProtocol()
+        guard pin.hash == nil else { throw CTAPError(.notAllowed, "a PIN is already set; use changePIN") }
+        guard newPinEnc.count == proto.encryptedPinLength else { throw CTAPError(.invalidParameter, "newPinEnc length") }
+        let shared = try proto.sharedSecret(platformKey: keyAgreement, authenticatorKey: pinSession.keyAgreementKey)
+        guard proto.verify(key: shared, newPinEnc, signature: param) else { throw CTAPError(.pinAuthInvalid, "setPIN pinUvAuthParam") }
+        let newPin = try decryptNewPin(newPinEnc, proto: proto, shared: shared)
+        pin.hash = Array(Digest.sha256(newPin).prefix(16))
+        pin.retries = StoredPin.maxRetries
+        pin.forceChange = false
+        try savePin()
+    }
+
+    func changePIN(_ r: ClientPINRequest) throws(CTAPError) {
+        guard let keyAgreement = r.keyAgreement, let newPinEnc = r.newPinEnc, let pinHashEnc = r.pinHashEnc,
+              let param = r.pinUvAuthParam else {
+            throw CTAPError(.missingParameter, "changePIN needs keyAgreement, newPinEnc, pinHashEnc and pinUvAuthParam")
+        }
+        let proto = try r.requireProtocol()
+        guard pin.hash != nil else { throw CTAPError(.pinNotSet) }
+        if pinSession.blockedUntilPowerCycle { throw CTAPError(.pinAuthBlocked, "power cycle needed") }
+        guard pin.retries > 0 else { throw CTAPError(.pinBlocked) }
+        guard newPinEnc.count == proto.encryptedPinLength, pinHashEnc.count == proto.encryptedPinHashLength else {
+            throw CTAPError(.invalidParameter, "newPinEnc or pinHashEnc length")
+        }
+        let shared = try proto.sharedSecret(platformKey: keyAgreement, authenticatorKey: pinSession.keyAgreementKey)
+        guard proto.verify(key: shared, newPinEnc + pinHashEnc, signature: param) else {
+            throw CTAPError(.pinAuthInvalid, "changePIN pinUvAuthParam")
+        }
+        try checkPinHash(pinHashEnc, proto: proto, shared: shared)
+        let newPin = try decryptNewPin(newPinEnc, proto: proto, shared: shared)
+        pin.hash = Array(Digest.sha256(newPin).prefix(16))
+        pin.forceChange = false
+        try savePin()
+        pinSession.resetToken(random)
+    }
+
+    func pinToken(_ r: ClientPINRequest) throws(CTAPError) -> CBORValue {
+        guard let keyAgreement = r.keyAgreement, let pinHashEnc = r.pinHashEnc else {
+            throw CTAPError(.missingParameter, "getPinToken needs keyAgreement and pinHashEnc")
+        }
+        let proto = try r.requireProtocol()
+        let permissions: TokenPermissions
+        if r.subCommand == .getPINToken {
+            guard r.permissions == nil, r.rpId == nil else { throw CTAPError(.invalidParameter, "getPINToken takes no permissions") }
+            permissions = [.makeCredential, .getAssertion]
+        } else {
+            guard let requested = r.permissions else { throw CTAPError(.missingParameter, "permissions") }
+            guard requested != 0 else { throw CTAPError(.invalidParameter, "permissions = 0") }
+            permissions = TokenPermissions(rawValue: requested)
+            guard Self.supportedPermissions.isSuperset(of: permissions) else {
+                throw CTAPError(.unauthorizedPermission, "permissions 0x\(String(requested, radix: 16))")
+            }
+        }
+        guard pin.hash != nil else { throw CTAPError(.pinNotSet) }
+        if pinSession.blockedUntilPowerCycle { throw CTAPError(.pinAuthBlocked, "power cycle needed") }
+        guard pin.retries > 0 else { throw CTAPError(.pinBlocked) }
+        let shared = try proto.sharedSecret(platformKey: keyAgreement, authenticatorKey: pinSession.keyAgreementKey)
+        try checkPinHash(pinHashEnc, proto: proto, shared: shared)
+        if pin.forceChange { throw CTAPError(.pinPolicyViolation, "the PIN must be changed first") }
+        pinSession.resetToken(random)
+        pinSession.tokenInUse = true
+        pinSession.permissions = permissions
+        pinSession.permissionsRPID = r.rpId
+        pinSession.userVerified = true
+        pinSession.tokenIssuedAt = clock.now
+        let encrypted = try proto.encrypt(key: shared, pinSession.token, iv: random.bytes(16))
+        return .intMap([(ClientPINResponseKey.pinUvAuthToken.rawValue, .bytes(encrypted))])
+    }
+
+    /// Checks an encrypted PIN hash against the stored one, counting retries down first
+    /// (CTAP 2.1 §6.5.5.5 steps: decrement, compare, and on mismatch regenerate the key
+    /// agreement key, then PIN_BLOCKED at 0 retries, PIN_AUTH_BLOCKED after 3 in a row).
+    func checkPinHash(_ pinHashEnc: [UInt8], proto: PinUvAuthProtocol, shared: [UInt8]) throws(CTAPError) {
+        pin.retries -= 1
+        try savePin()
+        guard let hash = proto.decrypt(key: shared, pinHashEnc), hash.count == 16 else {
+            throw CTAPError(.pinAuthInvalid, "pinHashEnc does not decrypt")
+        }
+        guard let stored = pin.hash, hash == stored else {
+            pinSession.regenerateKeyAgreementKey(random)
+            if pin.retries == 0 { throw CTAPError(.pinBlocked, "no retries left") }
+            pinSession.consecutiveMismatches += 1
+            if pinSession.blockedUntilPowerCycle { throw CTAPError(.pinAuthBlocked, "3 wrong PINs in a row: power cycle needed") }
+            throw CTAPError(.pinInvalid, "wrong PIN, \(pin.retries) retries left")
+        }
+        pin.retries = StoredPin.maxRetries
+        pinSession.consecutiveMismatches = 0
+        try savePin()
+    }
+
+    /// Decrypts and checks a new PIN: 64 bytes padded with zeros, at most 63 bytes of UTF-8, at
+    /// least minPINLength code points.
+    func decryptNewPin(_ newPinEnc: [UInt8], proto: PinUvAuthProtocol, shared: [UInt8]) throws(CTAPError) -> [UInt8] {
+        guard let padded = proto.decrypt(key: shared, newPinEnc), padded.count == 64 else {
+            throw CTAPError(.pinAuthInvalid, "newPinEnc does not decrypt")
+        }
+        guard padded[63] == 0 else { throw CTAPError(.pinPolicyViolation, "PIN longer than 63 bytes") }
+        let newPin = Array(padded.prefix(while: { $0 != 0 }))
+        guard padded[newPin.count...].allSatisfy({ $0 == 0 }) else { throw CTAPError(.pinPolicyViolation, "PIN padding is not zeros") }
+        guard let text = String(validating: newPin, as: UTF8.self) else { throw CTAPError(.pinPolicyViolation, "PIN is not UTF-8") }
+        guard text.unicodeScalars.count >= pin.minLength else {
+            throw CTAPError(.pinPolicyViolation, "PIN shorter than \(pin.minLength) code points")
+        }
+        return newPin
+    }
+
+    func savePin() throws(CTAPError) {
+        let encoded = pin.cbor.encoded
+        try storeCall { try store.saveSecret(StoredPin.storeName, encoded) }
+    }
+
+    /// Checks a pinUvAuthParam over clientDataHash for makeCredential or getAssertion
+    /// (CTAP 2.1 §6.1.2 step 11, §6.2.2 step 9) and binds the token to the RP on first use.
+    func verifyPinUvAuthParam(_ param: [UInt8], protocol number: Int?, clientDataHash: [UInt8],
+                              permission: TokenPermissions, rpId: String) throws(CTAPError) {
+        guard let number else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
+        guard let proto = PinUvAuthProtocol(rawValue: number) else { throw CTAPError(.invalidParameter, "pinUvAuthProtocol \(number)") }
+        guard pinSession.tokenInUse, let issued = pinSession.tokenIssuedAt, clock.now - issued <= PinUvSession.tokenLifetime else {
+            throw CTAPError(.pinAuthInvalid, "no pinUvAuthToken in use")
+        }
+        guard proto.verify(key: pinSession.token, clientDataHash, signature: param) else {
+            throw CTAPError(.pinAuthInvalid, "pinUvAuthParam does not verify")
+        }
+        guard pinSession.permissions.contains(permission) else { throw CTAPError(.pinAuthInvalid, "token lacks the permission") }
+        if let bound = pinSession.permissionsRPID, bound != rpId {
+            throw CTAPError(.pinAuthInvalid, "token is bound to \(bound)")
+        }
+        pinSession.permissionsRPID = rpId
+        guard pinSession.userVerified else { throw CTAPError(.pinAuthInvalid, "token has no user verification") }
+    }
+
+    /// The answer to an empty-pinUvAuthParam touch probe, after the touch (CTAP 2.1 §6.1.2 step 1).
+    var touchProbeStatus: CTAPStatus { pin.hash == nil ? .pinNotSet : .pinInvalid }
+}
