@@ -21,6 +21,8 @@ public struct AuthenticatorConfig: Sendable {
     public var maxCredentialCountInList: Int
     public var maxCredentialIdLength: Int
     public var maxMessageSize: Int
+    /// How many discoverable credentials fit (KEY_STORE_FULL beyond).
+    public var maxResidentCredentials: Int
 
     /// vfido's AAGUID: fixed so relying parties can recognise the model.
     public static let defaultAAGUID: [UInt8] = [
@@ -29,7 +31,8 @@ public struct AuthenticatorConfig: Sendable {
 
     public init(aaguid: [UInt8] = AuthenticatorConfig.defaultAAGUID, attestation: AttestationMode = .packed,
                 firmwareVersion: Int = 0x0001_0000, resetWindow: Duration? = .seconds(10),
-                maxCredentialCountInList: Int = 8, maxCredentialIdLength: Int = 128, maxMessageSize: Int = 7609) {
+                maxCredentialCountInList: Int = 8, maxCredentialIdLength: Int = 128, maxMessageSize: Int = 7609,
+                maxResidentCredentials: Int = 256) {
         self.aaguid = aaguid
         self.attestation = attestation
         self.firmwareVersion = firmwareVersion
@@ -37,6 +40,7 @@ public struct AuthenticatorConfig: Sendable {
         self.maxCredentialCountInList = maxCredentialCountInList
         self.maxCredentialIdLength = maxCredentialIdLength
         self.maxMessageSize = maxMessageSize
+        self.maxResidentCredentials = maxResidentCredentials
     }
 }
 
@@ -68,6 +72,8 @@ public actor Authenticator {
     var poweredOnAt: ContinuousClock.Instant
     /// Left-over accounts of a discoverable getAssertion, for getNextAssertion.
     var pendingAssertions: PendingAssertions?
+    /// Left-over RPs or credentials of a credential-management enumeration.
+    var pendingEnumeration: CredentialEnumeration?
     /// The stored PIN (hash, retries) and the per-power-cycle PIN/UV state.
     var pin: StoredPin
     var pinSession: PinUvSession
@@ -133,12 +139,14 @@ public actor Authenticator {
         }
         // getNextAssertion must follow getAssertion directly (CTAP 2.1 §6.3).
         if command != .getNextAssertion && command != .getAssertion { pendingAssertions = nil }
+        if command != .credentialManagement && command != .credentialManagementPreview { pendingEnumeration = nil }
         switch command {
         case .getInfo: return getInfo()
         case .makeCredential: return try await makeCredential(Parameters(body))
         case .getAssertion: return try await getAssertion(Parameters(body))
         case .getNextAssertion: return try getNextAssertion()
         case .clientPIN: return try clientPIN(Parameters(body))
+        case .credentialManagement, .credentialManagementPreview: return try credentialManagement(Parameters(body))
         case .reset: try await reset(); return nil
         case .selection: try await selection(); return nil
         default: throw CTAPError(.invalidCommand, "command \(command) is not supported")
@@ -159,6 +167,7 @@ public actor Authenticator {
     public func powerCycle() {
         poweredOnAt = clock.now
         pendingAssertions = nil
+        pendingEnumeration = nil
         pinSession = PinUvSession(random: random)
     }
 }

@@ -14,8 +14,10 @@ import X509
         let info2 = try #require(info)
         #expect(info2[int: 1] == .array(["FIDO_2_0", "FIDO_2_1"]))
         #expect(info2[int: 3] == .bytes(AuthenticatorConfig.defaultAAGUID))
-        #expect(info2[int: 4] == .textMap([("rk", true), ("up", true), ("plat", false), ("clientPin", false),
-                                            ("pinUvAuthToken", true), ("makeCredUvNotRqd", true)]))
+        #expect(info2[int: 4] == .textMap([("rk", true), ("up", true), ("plat", false), ("credMgmt", true), ("clientPin", false),
+                                            ("pinUvAuthToken", true), ("makeCredUvNotRqd", true), ("credentialMgmtPreview", true)]))
+        #expect(info2[int: 2] == .array(["credProtect"]))
+        #expect(info2[int: 0x14] == 256)
         #expect(info2[int: 5] == 7609)
         #expect(info2[int: 6] == .array([2, 1]))
         #expect(info2[int: 12] == false)
@@ -31,7 +33,7 @@ import X509
 
     @Test func unknownCommandsAreInvalidCommand() async throws {
         let f = try Fixture()
-        for command: UInt8 in [0x00, 0x03, 0x40, 0x41, 0x0A, 0x0C, 0x0D, 0x09, 0x20, 0xC0, 0xFF] {
+        for command: UInt8 in [0x00, 0x03, 0x40, 0x0C, 0x0D, 0x09, 0x20, 0xC0, 0xFF] {
             #expect(try await f.raw([command]).0 == .invalidCommand, "command \(command)")
         }
         #expect(try await f.call(0x04).0 == .ok)

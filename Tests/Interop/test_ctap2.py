@@ -51,7 +51,9 @@ def test_get_info_fields(daemon):
     assert info.versions == ["FIDO_2_0", "FIDO_2_1"]
     assert info.aaguid == VFIDO_AAGUID
     assert info.options == {"rk": True, "up": True, "plat": False, "clientPin": False, "pinUvAuthToken": True,
-                            "makeCredUvNotRqd": True}
+                            "makeCredUvNotRqd": True, "credMgmt": True, "credentialMgmtPreview": True}
+    assert info.extensions == ["credProtect"]
+    assert info.remaining_disc_creds == 256
     assert info.pin_uv_protocols == [2, 1]
     assert info.min_pin_length == 4 and info.force_pin_change is False
     assert info.max_msg_size == 7609
@@ -321,7 +323,7 @@ def test_wrong_types_and_missing_members_get_their_status(daemon, index):
 
 def test_unknown_commands_are_invalid_command(daemon):
     device = daemon.device()
-    for command in (0x40, 0x41, 0x03, 0x20, 0xFF, 0x09):
+    for command in (0x40, 0x03, 0x20, 0xFF, 0x09):
         assert raw_cbor(device, command) == bytes([CtapError.ERR.INVALID_COMMAND])
     assert raw_cbor(device, 0x04)[0] == 0
 

@@ -20,6 +20,15 @@ start_vfido() {
     chroot /hostroot "$VFIDO" serve --uhid --ephemeral --no-udp > /tmp/vfido.log 2>&1 &
     VFIDO_PID=$!
 }
+wait_for_key() {  # fails at once if vfido dies before its hidraw node appears
+    i=0
+    while [ $i -lt 600 ]; do
+        [ -e /dev/hidraw0 ] && return 0
+        kill -0 $VFIDO_PID 2>/dev/null || fail "vfido exited before creating its device"
+        sleep 0.1; i=$((i + 1))
+    done
+    fail "no /dev/hidraw0 60 s after vfido serve --uhid"
+}
 
 step "boot"
 [ -e /dev/uhid ] || fail "no /dev/uhid in the guest"
@@ -27,11 +36,12 @@ modprobe 9pnet_virtio; modprobe 9p
 mkdir -p /hostroot
 mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /hostroot || fail "mounting the host's / over 9p"
 for d in dev proc sys; do mount --bind /$d /hostroot/$d || fail "bind /$d"; done
-mount -t tmpfs tmp /hostroot/tmp
+# (No tmpfs over /hostroot/tmp: the checkout under test may live in the host's /tmp, and an
+# --ephemeral vfido writes nothing.)
 step "host root shared"
 
 start_vfido
-wait_for /dev/hidraw0 present 600 || fail "no /dev/hidraw0 after vfido serve --uhid"
+wait_for_key
 hid=$(basename "$(readlink -f /sys/class/hidraw/hidraw0/device)")
 case "$hid" in 0003:1209:0001.*) ;; *) fail "HID device is named $hid, not 0003:1209:0001.* (udev/70-vfido.rules matches that)";; esac
 step "vfido serve --uhid -> /dev/hidraw0 ($hid)"
@@ -67,14 +77,14 @@ wait $VFIDO_PID; rc=$?
 step "SIGTERM: vfido exits 0 and the hidraw node is gone"
 
 start_vfido
-wait_for /dev/hidraw0 present 600 || fail "no /dev/hidraw0 after the second start"
+wait_for_key
 kill -INT $VFIDO_PID
 wait_for /dev/hidraw0 absent 50 || fail "/dev/hidraw0 still there after SIGINT"
 wait $VFIDO_PID
 step "SIGINT: the hidraw node is gone"
 
 start_vfido
-wait_for /dev/hidraw0 present 600 || fail "no /dev/hidraw0 after the third start"
+wait_for_key
 kill -KILL $VFIDO_PID
 wait_for /dev/hidraw0 absent 50 || fail "/dev/hidraw0 still there after SIGKILL"
 step "SIGKILL: the kernel removes the device with the closed /dev/uhid"

@@ -50,7 +50,7 @@ extension Authenticator {
     enum ClientPINResponseKey: Int { case keyAgreement = 0x01, pinUvAuthToken = 0x02, pinRetries = 0x03, powerCycleState = 0x04 }
 
     /// Token permissions this authenticator can grant: only what it implements.
-    static let supportedPermissions: TokenPermissions = [.makeCredential, .getAssertion]
+    static let supportedPermissions: TokenPermissions = [.makeCredential, .getAssertion, .credentialManagement]
 
     func clientPIN(_ parameters: Parameters) throws(CTAPError) -> CBORValue? {
         let request = try ClientPINRequest(parameters)

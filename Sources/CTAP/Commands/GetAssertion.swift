@@ -80,7 +80,9 @@ extension Authenticator {
         var candidates: [AssertionCandidate] = []
         if request.allowList.isEmpty {
             let stored = try storeCall { try store.residentCredentials(rpIdHash: rpIdHash) }
-            for credential in stored.sorted(by: { $0.createdAt > $1.createdAt }) where credential.credProtect < 2 {
+            // credProtect 2 and 3 credentials are not discoverable without user verification.
+            for credential in stored.sorted(by: { $0.createdAt > $1.createdAt })
+            where credential.credProtect < 2 || flags.contains(.userVerified) {
                 candidates.append(AssertionCandidate(
                     id: credential.id, key: try CredentialPrivateKey(algorithm: credential.algorithm, raw: credential.privateKey),
                     resident: credential))
@@ -88,6 +90,8 @@ extension Authenticator {
         } else {
             for descriptor in request.allowList where descriptor.type == "public-key" {
                 guard let (source, resident) = try locate(descriptor.id, rpIdHash: rpIdHash) else { continue }
+                // credProtect 3: not even usable by ID without user verification.
+                if source.credProtect >= 3 && !flags.contains(.userVerified) { continue }
                 candidates.append(AssertionCandidate(
                     id: descriptor.id, key: try CredentialPrivateKey(algorithm: source.algorithm, raw: source.key), resident: resident))
                 break  // with an allowList the authenticator picks one credential (step 7.1)

@@ -18,6 +18,7 @@ struct MakeCredentialRequest {
     /// The requested algorithms in the caller's order of preference; nil for entries of another type.
     var algorithms: [Int?]
     var excludeList: [CredentialDescriptor]
+    var extensions: CBORValue?
     var options: Options
     var pinUvAuthParam: [UInt8]?
     var pinUvAuthProtocol: Int?
@@ -49,7 +50,10 @@ struct MakeCredentialRequest {
             algorithms.append(try alg.expectInt("pubKeyCredParams alg"))
         }
         excludeList = try CredentialDescriptor.list(p[Key.excludeList], "excludeList")
-        if let extensions = p[Key.extensions] { _ = try extensions.expectMap("extensions") }
+        if let extensions = p[Key.extensions] {
+            _ = try extensions.expectMap("extensions")
+            self.extensions = extensions
+        }
         options = try Options(p[Key.options])
         pinUvAuthParam = try p[Key.pinUvAuthParam].map { v throws(CTAPError) in try v.expectBytes("pinUvAuthParam") }
         pinUvAuthProtocol = try p[Key.pinUvAuthProtocol].map { v throws(CTAPError) in try v.expectInt("pinUvAuthProtocol") }
@@ -102,31 +106,45 @@ extension Authenticator {
         }
 
         let rpIdHash = Digest.sha256(request.rpId)
+        let userVerified = flags.contains(.userVerified)
         // Step 10: an excluded credential still asks for a touch, so the platform can tell the
-        // user which key is already registered.
+        // user which key is already registered. A credProtect level 3 credential stays hidden
+        // without user verification.
         for descriptor in request.excludeList where descriptor.type == "public-key" {
-            if try locate(descriptor.id, rpIdHash: rpIdHash) != nil {
+            if let (source, _) = try locate(descriptor.id, rpIdHash: rpIdHash), source.credProtect < 3 || userVerified {
                 let result = await presence.confirm(UserPresenceRequest(operation: .makeCredential, rpId: request.rpId, userName: request.userName))
                 if result == .cancelled { throw CTAPError(.keepaliveCancel) }
                 throw CTAPError(.credentialExcluded, "excludeList names an existing credential")
+            }
+        }
+        // Extensions (CTAP 2.1 §12).
+        let extensions = try MakeCredentialExtensions(request.extensions)
+
+        if residentKey {
+            let stored = try storeCall { try store.allResidentCredentials() }
+            let replaces = stored.contains { $0.rpIdHash == rpIdHash && $0.userId == request.userId }
+            if !replaces && stored.count >= config.maxResidentCredentials {
+                throw CTAPError(.keyStoreFull, "\(stored.count) discoverable credentials: no room")
             }
         }
         // Step 12: user presence.
         try await requireUserPresence(UserPresenceRequest(operation: .makeCredential, rpId: request.rpId, userName: request.userName))
 
         let privateKey = CredentialPrivateKey.generate(algorithm, random: random)
-        let source = CredentialSource(key: privateKey.raw, algorithm: algorithm, isResident: residentKey, credProtect: 1)
+        let credProtect = extensions.credProtect ?? 1
+        let source = CredentialSource(key: privateKey.raw, algorithm: algorithm, isResident: residentKey, credProtect: credProtect)
         let credentialId = try sealer.seal(source, rpIdHash: rpIdHash, nonce: random.bytes(12))
         if residentKey {
             let credential = ResidentCredential(
                 id: credentialId, rpId: request.rpId, rpIdHash: rpIdHash, rpName: request.rpName, userId: request.userId,
                 userName: request.userName, userDisplayName: request.userDisplayName, algorithm: algorithm,
-                privateKey: privateKey.raw, credProtect: 1, createdAt: Date().timeIntervalSince1970)
+                privateKey: privateKey.raw, credProtect: credProtect, createdAt: Date().timeIntervalSince1970)
             try storeCall { try store.saveResidentCredential(credential) }
         }
         let authData = AuthenticatorData(
             rpIdHash: rpIdHash, flags: flags, signCount: try nextSignCount(),
-            attestedCredential: (config.aaguid, credentialId, try privateKey.publicKeyCOSE().encoded))
+            attestedCredential: (config.aaguid, credentialId, try privateKey.publicKeyCOSE().encoded),
+            extensions: extensions.output?.encoded)
         let (format, statement) = try attest(authData.bytes, clientDataHash: request.clientDataHash, credentialKey: privateKey,
                                              preference: request.attestationFormatsPreference)
         return .intMap([

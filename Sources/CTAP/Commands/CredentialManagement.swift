@@ -1,0 +1,156 @@
+import CBOR
+import Foundation
+
+/// authenticatorCredentialManagement (CTAP 2.1 §6.8), also answered as the 2.1-PRE command 0x41.
+struct CredentialManagementRequest {
+    enum Key: Int { case subCommand = 0x01, subCommandParams = 0x02, pinUvAuthProtocol = 0x03, pinUvAuthParam = 0x04 }
+    enum ParamKey: Int { case rpIDHash = 0x01, credentialID = 0x02, user = 0x03 }
+    enum SubCommand: Int {
+        case getCredsMetadata = 0x01, enumerateRPsBegin = 0x02, enumerateRPsGetNextRP = 0x03
+        case enumerateCredentialsBegin = 0x04, enumerateCredentialsGetNextCredential = 0x05
+        case deleteCredential = 0x06, updateUserInformation = 0x07
+    }
+
+    var subCommand: SubCommand
+    var params: CBORValue?
+    var pinUvAuthProtocol: Int?
+    var pinUvAuthParam: [UInt8]?
+
+    init(_ p: Parameters) throws(CTAPError) {
+        let sub = try p.required(Key.subCommand).expectInt("subCommand")
+        guard let subCommand = SubCommand(rawValue: sub) else { throw CTAPError(.invalidSubcommand, "credentialManagement subcommand \(sub)") }
+        self.subCommand = subCommand
+        if let params = p[Key.subCommandParams] {
+            _ = try params.expectMap("subCommandParams")
+            self.params = params
+        }
+        pinUvAuthProtocol = try p[Key.pinUvAuthProtocol].map { v throws(CTAPError) in try v.expectInt("pinUvAuthProtocol") }
+        pinUvAuthParam = try p[Key.pinUvAuthParam].map { v throws(CTAPError) in try v.expectBytes("pinUvAuthParam") }
+    }
+
+    /// What pinUvAuthParam authenticates: the subcommand byte, then the encoded parameters.
+    var authenticatedMessage: [UInt8] { [UInt8(subCommand.rawValue)] + (params?.encoded ?? []) }
+
+    func param(_ key: ParamKey) throws(CTAPError) -> CBORValue {
+        guard let value = params?[int: key.rawValue] else { throw CTAPError(.missingParameter, "subCommandParams \(key)") }
+        return value
+    }
+}
+
+/// What enumerateRPsGetNextRP / enumerateCredentialsGetNextCredential continue with.
+enum CredentialEnumeration {
+    case rps([ResidentCredential])
+    case credentials([ResidentCredential])
+}
+
+extension Authenticator {
+    enum CredentialManagementResponseKey: Int {
+        case existingCount = 0x01, remainingCount = 0x02, rp = 0x03, rpIDHash = 0x04, totalRPs = 0x05, user = 0x06
+        case credentialID = 0x07, publicKey = 0x08, totalCredentials = 0x09, credProtect = 0x0A
+    }
+
+    func credentialManagement(_ parameters: Parameters) throws(CTAPError) -> CBORValue? {
+        let request = try CredentialManagementRequest(parameters)
+        switch request.subCommand {
+        case .enumerateRPsGetNextRP, .enumerateCredentialsGetNextCredential:
+            return try nextEnumerated(request.subCommand)
+        default:
+            pendingEnumeration = nil
+        }
+        try authorizeCredentialManagement(request)
+        let all = try storeCall { try store.allResidentCredentials() }
+        switch request.subCommand {
+        case .getCredsMetadata:
+            guard pinSession.permissionsRPID == nil else { throw CTAPError(.pinAuthInvalid, "token is bound to an RP") }
+            return .intMap([(CredentialManagementResponseKey.existingCount.rawValue, .int(all.count)),
+                            (CredentialManagementResponseKey.remainingCount.rawValue, .int(max(0, config.maxResidentCredentials - all.count)))])
+        case .enumerateRPsBegin:
+            guard pinSession.permissionsRPID == nil else { throw CTAPError(.pinAuthInvalid, "token is bound to an RP") }
+            var seen = Set<[UInt8]>()
+            let rps = all.filter { seen.insert($0.rpIdHash).inserted }
+            guard let first = rps.first else { throw CTAPError(.noCredentials, "no discoverable credentials") }
+            if rps.count > 1 { pendingEnumeration = .rps(Array(rps.dropFirst())) }
+            return rpEntry(first, total: rps.count)
+        case .enumerateCredentialsBegin:
+            let rpIdHash = try request.param(.rpIDHash).expectBytes("rpIDHash")
+            let credentials = all.filter { $0.rpIdHash == rpIdHash }.sorted { $0.createdAt > $1.createdAt }
+            guard let first = credentials.first else { throw CTAPError(.noCredentials, "no credentials for that RP") }
+            if let bound = pinSession.permissionsRPID, bound != first.rpId { throw CTAPError(.pinAuthInvalid, "token is bound to \(bound)") }
+            if credentials.count > 1 { pendingEnumeration = .credentials(Array(credentials.dropFirst())) }
+            return try credentialEntry(first, total: credentials.count)
+        case .deleteCredential:
+            let credential = try storedCredential(named: request.param(.credentialID))
+            try storeCall { try store.deleteResidentCredential(id: credential.id) }
+            return nil
+        case .updateUserInformation:
+            var credential = try storedCredential(named: request.param(.credentialID))
+            let user = try request.param(.user)
+            _ = try user.expectMap("user")
+            guard let id = user[text: "id"] else { throw CTAPError(.missingParameter, "user.id") }
+            guard try id.expectBytes("user.id") == credential.userId else {
+                throw CTAPError(.invalidParameter, "user.id differs from the credential's")
+            }
+            credential.userName = try user.optionalText("name")
+            credential.userDisplayName = try user.optionalText("displayName")
+            try storeCall { try store.saveResidentCredential(credential) }
+            return nil
+        case .enumerateRPsGetNextRP, .enumerateCredentialsGetNextCredential:
+            return nil  // handled above
+        }
+    }
+
+    /// pinUvAuthParam over the subcommand and its parameters, by a token with the `cm` permission.
+    func authorizeCredentialManagement(_ request: CredentialManagementRequest) throws(CTAPError) {
+        guard let param = request.pinUvAuthParam else { throw CTAPError(.puatRequired, "credential management needs a pinUvAuthToken") }
+        guard let number = request.pinUvAuthProtocol else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
+        guard let proto = PinUvAuthProtocol(rawValue: number) else { throw CTAPError(.invalidParameter, "pinUvAuthProtocol \(number)") }
+        guard pinSession.tokenInUse, proto.verify(key: pinSession.token, request.authenticatedMessage, signature: param) else {
+            throw CTAPError(.pinAuthInvalid, "pinUvAuthParam does not verify")
+        }
+        guard pinSession.permissions.contains(.credentialManagement) else { throw CTAPError(.pinAuthInvalid, "token lacks cm") }
+    }
+
+    /// The stored credential a PublicKeyCredentialDescriptor names, within the token's RP.
+    func storedCredential(named descriptor: CBORValue) throws(CTAPError) -> ResidentCredential {
+        let id = try CredentialDescriptor(descriptor).id
+        guard let credential = try storeCall({ try store.residentCredential(id: id) }) else {
+            throw CTAPError(.noCredentials, "no such credential")
+        }
+        if let bound = pinSession.permissionsRPID, bound != credential.rpId { throw CTAPError(.pinAuthInvalid, "token is bound to \(bound)") }
+        return credential
+    }
+
+    func nextEnumerated(_ sub: CredentialManagementRequest.SubCommand) throws(CTAPError) -> CBORValue {
+        switch (pendingEnumeration, sub) {
+        case (.rps(var rest), .enumerateRPsGetNextRP) where !rest.isEmpty:
+            let next = rest.removeFirst()
+            pendingEnumeration = rest.isEmpty ? nil : .rps(rest)
+            return rpEntry(next, total: nil)
+        case (.credentials(var rest), .enumerateCredentialsGetNextCredential) where !rest.isEmpty:
+            let next = rest.removeFirst()
+            pendingEnumeration = rest.isEmpty ? nil : .credentials(rest)
+            return try credentialEntry(next, total: nil)
+        default:
+            pendingEnumeration = nil
+            throw CTAPError(.notAllowed, "nothing to continue")
+        }
+    }
+
+    func rpEntry(_ c: ResidentCredential, total: Int?) -> CBORValue {
+        .intMap([
+            (CredentialManagementResponseKey.rp.rawValue, .textMap([("id", .text(c.rpId)), ("name", c.rpName.map(CBORValue.text))])),
+            (CredentialManagementResponseKey.rpIDHash.rawValue, .bytes(c.rpIdHash)),
+            (CredentialManagementResponseKey.totalRPs.rawValue, total.map(CBORValue.int)),
+        ])
+    }
+
+    func credentialEntry(_ c: ResidentCredential, total: Int?) throws(CTAPError) -> CBORValue {
+        .intMap([
+            (CredentialManagementResponseKey.user.rawValue, c.userEntity(includeIdentifyingFields: true)),
+            (CredentialManagementResponseKey.credentialID.rawValue, .textMap([("id", .bytes(c.id)), ("type", "public-key")])),
+            (CredentialManagementResponseKey.publicKey.rawValue, try CredentialPrivateKey(algorithm: c.algorithm, raw: c.privateKey).publicKeyCOSE()),
+            (CredentialManagementResponseKey.totalCredentials.rawValue, total.map(CBORValue.int)),
+            (CredentialManagementResponseKey.credProtect.rawValue, .int(Int(c.credProtect))),
+        ])
+    }
+}
