@@ -209,6 +209,16 @@ extension Authenticator {
         guard pinSession.userVerified else { throw CTAPError(.pinAuthInvalid, "token has no user verification") }
     }
 
-    /// The answer to an empty-pinUvAuthParam touch probe, after the touch (CTAP 2.1 §6.1.2 step 1).
-    var touchProbeStatus: CTAPStatus { pin.hash == nil ? .pinNotSet : .pinInvalid }
+    /// Steps 1 and 2 of makeCredential and getAssertion (CTAP 2.1 §6.1.2, §6.2.2): an empty
+    /// pinUvAuthParam is a platform's "touch to select" probe, answered after the touch with
+    /// PIN_NOT_SET or PIN_INVALID; any other pinUvAuthParam needs a supported protocol.
+    func pinUvAuthPreamble(_ param: [UInt8]?, protocol number: Int?, rpId: String) async throws(CTAPError) {
+        guard let param else { return }
+        if param.isEmpty {
+            try await requireUserPresence(UserPresenceRequest(operation: .touchProbe, rpId: rpId))
+            throw CTAPError(pin.hash == nil ? .pinNotSet : .pinInvalid, "touch probe")
+        }
+        guard let number else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
+        guard PinUvAuthProtocol(rawValue: number) != nil else { throw CTAPError(.invalidParameter, "pinUvAuthProtocol \(number)") }
+    }
 }

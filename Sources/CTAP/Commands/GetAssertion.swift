@@ -52,15 +52,8 @@ extension Authenticator {
         pendingAssertions = nil
         let request = try GetAssertionRequest(parameters)
 
-        // Step 1: the empty-pinUvAuthParam touch probe.
-        if let param = request.pinUvAuthParam, param.isEmpty {
-            try await requireUserPresence(UserPresenceRequest(operation: .touchProbe, rpId: request.rpId))
-            throw CTAPError(touchProbeStatus, "touch probe")
-        }
-        if request.pinUvAuthParam != nil {
-            guard let number = request.pinUvAuthProtocol else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
-            guard PinUvAuthProtocol(rawValue: number) != nil else { throw CTAPError(.invalidParameter, "pinUvAuthProtocol \(number)") }
-        }
+        // Steps 1 and 2: touch probes, and the protocol of a pinUvAuthParam.
+        try await pinUvAuthPreamble(request.pinUvAuthParam, protocol: request.pinUvAuthProtocol, rpId: request.rpId)
         // Step 5: options.
         if request.options["rk"] != nil { throw CTAPError(.unsupportedOption, "rk in getAssertion") }
         if request.options["uv"] == true && request.pinUvAuthParam == nil {

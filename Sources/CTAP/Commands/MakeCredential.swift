@@ -72,16 +72,8 @@ extension Authenticator {
     func makeCredential(_ parameters: Parameters) async throws(CTAPError) -> CBORValue {
         let request = try MakeCredentialRequest(parameters)
 
-        // Step 1: an empty pinUvAuthParam is a platform's "touch to select" probe.
-        if let param = request.pinUvAuthParam, param.isEmpty {
-            try await requireUserPresence(UserPresenceRequest(operation: .touchProbe, rpId: request.rpId))
-            throw CTAPError(touchProbeStatus, "touch probe")
-        }
-        // Step 2: a pinUvAuthParam needs a protocol this authenticator supports.
-        if request.pinUvAuthParam != nil {
-            guard let number = request.pinUvAuthProtocol else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
-            guard PinUvAuthProtocol(rawValue: number) != nil else { throw CTAPError(.invalidParameter, "pinUvAuthProtocol \(number)") }
-        }
+        // Steps 1 and 2: touch probes, and the protocol of a pinUvAuthParam.
+        try await pinUvAuthPreamble(request.pinUvAuthParam, protocol: request.pinUvAuthProtocol, rpId: request.rpId)
         // Step 3: the first supported algorithm in the caller's order.
         guard let algorithm = request.algorithms.lazy.compactMap({ $0.flatMap(COSEAlgorithm.init(rawValue:)) }).first else {
             throw CTAPError(.unsupportedAlgorithm, "none of \(request.algorithms.compactMap { $0 }) is supported")
