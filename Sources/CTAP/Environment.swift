@@ -70,6 +70,8 @@ public protocol CredentialStore: Sendable {
     func residentCredentials(rpIdHash: [UInt8]) throws -> [ResidentCredential]
     func residentCredential(id: [UInt8]) throws -> ResidentCredential?
     func allResidentCredentials() throws -> [ResidentCredential]
+    /// How many resident credentials there are, without decrypting any.
+    func residentCredentialCount() throws -> Int
     /// Saves a resident credential, replacing any other one for the same RP and user handle.
     func saveResidentCredential(_ credential: ResidentCredential) throws
     func deleteResidentCredential(id: [UInt8]) throws

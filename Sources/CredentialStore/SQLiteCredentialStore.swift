@@ -176,6 +176,10 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
         }
     }
 
+    public func residentCredentialCount() throws -> Int {
+        try locked { Int(try db.query("SELECT count(*) FROM credentials").first?.first?.int ?? 0) }
+    }
+
     public func saveResidentCredential(_ c: ResidentCredential) throws {
         try locked {
             try db.transaction {

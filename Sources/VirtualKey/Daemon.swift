@@ -128,25 +128,25 @@ public final class Daemon: Sendable {
         let serial = await authenticator.serialNumber
 
         // Output reports from USB keep their order through one stream into the session.
-        let usbReports = orderedFeed(into: session)
+        let usbReports = ReportFeed(session: session)
         let device = USBHIDDevice(
             identity: USBDeviceIdentity(vendorId: configuration.vendorId, productId: configuration.productId,
                                         manufacturer: configuration.manufacturer, product: configuration.product,
                                         serialNumber: serial),
             reportDescriptor: CTAPHID.reportDescriptor, reportSize: CTAPHID.reportSize,
             onOutputReport: { usbReports.yield($0) })
-        usbReports.replyTo(ReportSink { [device] in device.sendInputReport($0) })
+        usbReports.replies = ReportSink { [device] in device.sendInputReport($0) }
 
         var uhid: UHIDDevice?
         if let path = configuration.uhidPath {
-            let feed = orderedFeed(into: session)
+            let feed = ReportFeed(session: session)
             let created = try UHIDDevice(
                 path: path,
                 identity: .init(name: "\(configuration.manufacturer) \(configuration.product)", phys: "vfido/key-\(n)",
                                 uniq: serial, vendor: UInt32(configuration.vendorId), product: UInt32(configuration.productId),
                                 version: 0x0100),
                 reportDescriptor: CTAPHID.reportDescriptor, reportSize: CTAPHID.reportSize)
-            feed.replyTo(ReportSink { [created] in created.sendInputReport($0) })
+            feed.replies = ReportSink { [created] in created.sendInputReport($0) }
             let uhidLogger = logger
             created.run(onOutputReport: { feed.yield($0) }, onEvent: { event in
                 if case .output = event { return }
@@ -178,40 +178,6 @@ public final class Daemon: Sendable {
         try? await group.shutdownGracefully()
     }
 }
-
-/// Feeds reports from one source into a session in arrival order, with replies to one sink.
-final class OrderedFeed: @unchecked Sendable {
-    private let continuation: AsyncStream<[UInt8]>.Continuation
-    private let sinkBox = NSLock()
-    private var sink: ReportSink?
-
-    init(session: HIDSession) {
-        let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(1024))
-        self.continuation = continuation
-        Task { [self] in
-            for await report in stream {
-                guard let sink = currentSink else { continue }
-                await session.receive(report, reply: sink)
-            }
-        }
-    }
-
-    private var currentSink: ReportSink? {
-        sinkBox.lock()
-        defer { sinkBox.unlock() }
-        return sink
-    }
-
-    func replyTo(_ sink: ReportSink) {
-        sinkBox.lock()
-        self.sink = sink
-        sinkBox.unlock()
-    }
-
-    func yield(_ report: [UInt8]) { continuation.yield(report) }
-}
-
-func orderedFeed(into session: HIDSession) -> OrderedFeed { OrderedFeed(session: session) }
 
 public struct DaemonError: Error, CustomStringConvertible {
     public let description: String

@@ -11,29 +11,24 @@ public final class UDPTransport: Sendable {
     private init(channel: Channel) { self.channel = channel }
 
     public static func start(host: String, port: Int, session: HIDSession, group: EventLoopGroup, logger: Logger) async throws -> UDPTransport {
-        let (stream, continuation) = AsyncStream.makeStream(of: AddressedEnvelope<ByteBuffer>.self, bufferingPolicy: .bufferingNewest(4096))
+        let feed = ReportFeed(session: session, buffering: 4096)
         // No SO_REUSEADDR: on UDP it would let a second daemon bind the same port and take
         // half of the reports.
-        let channel = try await DatagramBootstrap(group: group)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(DatagramForwarder(continuation: continuation))
+        let channel: Channel
+        do {
+            channel = try await DatagramBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(DatagramForwarder(feed: feed))
+                    }
                 }
-            }
-            .bind(host: host, port: port).get()
-        let transport = UDPTransport(channel: channel)
-        // One consumer keeps the reports in arrival order.
-        Task {
-            for await envelope in stream {
-                let remote = envelope.remoteAddress
-                let report = Array(envelope.data.readableBytesView)
-                let sink = ReportSink { [channel] reply in
-                    channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: reply)), promise: nil)
-                }
-                await session.receive(report, reply: sink)
-            }
+                .bind(host: host, port: port).get()
+        } catch {
+            feed.finish()
+            throw error
         }
-        channel.closeFuture.whenComplete { _ in continuation.finish() }
+        let transport = UDPTransport(channel: channel)
+        channel.closeFuture.whenComplete { _ in feed.finish() }
         return transport
     }
 
@@ -42,11 +37,18 @@ public final class UDPTransport: Sendable {
     }
 }
 
+/// Hands each datagram to the feed with a sink that answers its sender.
 private final class DatagramForwarder: ChannelInboundHandler, Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let continuation: AsyncStream<AddressedEnvelope<ByteBuffer>>.Continuation
-    init(continuation: AsyncStream<AddressedEnvelope<ByteBuffer>>.Continuation) { self.continuation = continuation }
+    let feed: ReportFeed
+    init(feed: ReportFeed) { self.feed = feed }
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        continuation.yield(unwrapInboundIn(data))
+        let envelope = unwrapInboundIn(data)
+        let remote = envelope.remoteAddress
+        let channel = context.channel
+        let sink = ReportSink { reply in
+            channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: reply)), promise: nil)
+        }
+        feed.yield(Array(envelope.data.readableBytesView), reply: sink)
     }
 }

@@ -82,6 +82,7 @@ func mode(_ url: URL) throws -> Int {
         #expect(try store.residentCredential(id: [1]) == nil)
         try store.deleteResidentCredential(id: [2])
         #expect(try store.allResidentCredentials().map(\.id).sorted { $0[0] < $1[0] } == [[3], [4]])
+        #expect(try store.residentCredentialCount() == 2)
     }
 
     @Test func signCountIncrementsAndWipeClearsEverything() throws {

@@ -30,7 +30,7 @@ extension Authenticator {
             (GetInfoKey.minPINLength.rawValue, .int(pin.minLength)),
             (GetInfoKey.firmwareVersion.rawValue, .int(config.firmwareVersion)),
             (GetInfoKey.remainingDiscoverableCredentials.rawValue,
-             (try? store.allResidentCredentials().count).map { .int(max(0, config.maxResidentCredentials - $0)) }),
+             (try? store.residentCredentialCount()).map { .int(max(0, config.maxResidentCredentials - $0)) }),
         ])
     }
 }

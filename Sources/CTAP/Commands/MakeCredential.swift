@@ -113,10 +113,10 @@ extension Authenticator {
         let extensions = try MakeCredentialExtensions(request.extensions)
 
         if residentKey {
-            let stored = try storeCall { try store.allResidentCredentials() }
-            let replaces = stored.contains { $0.rpIdHash == rpIdHash && $0.userId == request.userId }
-            if !replaces && stored.count >= config.maxResidentCredentials {
-                throw CTAPError(.keyStoreFull, "\(stored.count) discoverable credentials: no room")
+            let count = try storeCall { try store.residentCredentialCount() }
+            if count >= config.maxResidentCredentials {
+                let replaces = try storeCall { try store.residentCredentials(rpIdHash: rpIdHash) }.contains { $0.userId == request.userId }
+                if !replaces { throw CTAPError(.keyStoreFull, "\(count) discoverable credentials: no room") }
             }
         }
         // Step 12: user presence.
