@@ -23,6 +23,15 @@ public struct AuthenticatorConfig: Sendable {
     public var maxMessageSize: Int
     /// How many discoverable credentials fit (KEY_STORE_FULL beyond).
     public var maxResidentCredentials: Int
+    /// A built-in user verification method ("fingerprint") that the prompt policy answers:
+    /// getInfo's `uv` option, getPinUvAuthTokenUsingUvWithPermissions, the `uv` option.
+    public var builtInUV: Bool
+    /// RP IDs allowed vendor-facilitated enterprise attestation (enterpriseAttestation = 1).
+    public var enterpriseAttestationRPIDs: [String]
+    /// The largest serialized large-blob array (authenticatorLargeBlobs).
+    public var maxSerializedLargeBlobArray: Int
+    /// How many RP IDs setMinPINLength may name.
+    public var maxRPIDsForSetMinPINLength: Int
 
     /// vfido's AAGUID: fixed so relying parties can recognise the model.
     public static let defaultAAGUID: [UInt8] = [
@@ -32,7 +41,8 @@ public struct AuthenticatorConfig: Sendable {
     public init(aaguid: [UInt8] = AuthenticatorConfig.defaultAAGUID, attestation: AttestationMode = .packed,
                 firmwareVersion: Int = 0x0001_0000, resetWindow: Duration? = .seconds(10),
                 maxCredentialCountInList: Int = 8, maxCredentialIdLength: Int = 128, maxMessageSize: Int = 7609,
-                maxResidentCredentials: Int = 256) {
+                maxResidentCredentials: Int = 256, builtInUV: Bool = false, enterpriseAttestationRPIDs: [String] = [],
+                maxSerializedLargeBlobArray: Int = 4096, maxRPIDsForSetMinPINLength: Int = 8) {
         self.aaguid = aaguid
         self.attestation = attestation
         self.firmwareVersion = firmwareVersion
@@ -41,6 +51,10 @@ public struct AuthenticatorConfig: Sendable {
         self.maxCredentialIdLength = maxCredentialIdLength
         self.maxMessageSize = maxMessageSize
         self.maxResidentCredentials = maxResidentCredentials
+        self.builtInUV = builtInUV
+        self.enterpriseAttestationRPIDs = enterpriseAttestationRPIDs
+        self.maxSerializedLargeBlobArray = maxSerializedLargeBlobArray
+        self.maxRPIDsForSetMinPINLength = maxRPIDsForSetMinPINLength
     }
 }
 
@@ -69,6 +83,7 @@ public actor Authenticator {
     let clock: MonotonicClock
     var secrets: DeviceSecrets
     var sealer: CredentialIDSealer
+    var credentialSecrets: CredentialSecrets
     var poweredOnAt: ContinuousClock.Instant
     /// Left-over accounts of a discoverable getAssertion, for getNextAssertion.
     var pendingAssertions: PendingAssertions?
@@ -77,6 +92,10 @@ public actor Authenticator {
     /// The stored PIN (hash, retries) and the per-power-cycle PIN/UV state.
     var pin: StoredPin
     var pinSession: PinUvSession
+    /// authenticatorConfig's settings and the built-in UV retries.
+    var settings: DeviceSettings
+    /// A large-blob array being written in fragments (CTAP 2.1 §6.10.2), per power cycle.
+    var largeBlobWrite: LargeBlobWrite?
 
     public init(config: AuthenticatorConfig = AuthenticatorConfig(), store: CredentialStore, presence: UserPresence,
                 random: RandomSource = SystemRandom(), clock: MonotonicClock = SystemClock()) throws(CTAPError) {
@@ -88,20 +107,35 @@ public actor Authenticator {
         let secrets = try Self.loadOrCreateSecrets(store: store, aaguid: config.aaguid, random: random)
         self.secrets = secrets
         self.sealer = CredentialIDSealer(masterKey: secrets.masterKey)
+        self.credentialSecrets = CredentialSecrets(masterKey: secrets.masterKey)
         self.poweredOnAt = clock.now
-        if let blob = try storeCall({ try store.loadSecret(StoredPin.storeName) }), let value = try? CBORReader.decode(blob) {
-            pin = StoredPin(cbor: value)
-        } else {
-            pin = StoredPin()
-        }
+        pin = try Self.loadStored(StoredPin.storeName, store: store).map(StoredPin.init(cbor:)) ?? StoredPin()
+        settings = try Self.loadStored(DeviceSettings.storeName, store: store).map(DeviceSettings.init(cbor:)) ?? DeviceSettings()
         pinSession = PinUvSession(random: random)
+    }
+
+    static func loadStored(_ name: String, store: CredentialStore) throws(CTAPError) -> CBORValue? {
+        guard let blob = try storeCall({ try store.loadSecret(name) }) else { return nil }
+        do { return try CBORReader.decode(blob) } catch { throw CTAPError(.other, "stored \(name) is unreadable: \(error)") }
+    }
+
+    func saveSettings() throws(CTAPError) {
+        let encoded = settings.cbor.encoded
+        try storeCall { try store.saveSecret(DeviceSettings.storeName, encoded) }
     }
 
     static func loadOrCreateSecrets(store: CredentialStore, aaguid: [UInt8], random: RandomSource) throws(CTAPError) -> DeviceSecrets {
         if let blob = try storeCall({ try store.loadSecret(DeviceSecrets.storeName) }) {
-            do { return try DeviceSecrets(cbor: try CBORReader.decode(blob)) } catch {
+            var stored: DeviceSecrets
+            do { stored = try DeviceSecrets(cbor: try CBORReader.decode(blob)) } catch {
                 throw CTAPError(.other, "stored device secrets are unreadable: \(error)")
             }
+            // State from before enterprise attestation existed: add its certificate once.
+            if stored.enterpriseCertificate.isEmpty {
+                try stored.addEnterpriseIdentity(aaguid: aaguid, random: random)
+                try storeCall { try store.saveSecret(DeviceSecrets.storeName, stored.cbor.encoded) }
+            }
+            return stored
         }
         let fresh = try DeviceSecrets.generate(aaguid: aaguid, random: random)
         try storeCall { try store.saveSecret(DeviceSecrets.storeName, fresh.cbor.encoded) }
@@ -145,8 +179,10 @@ public actor Authenticator {
         case .makeCredential: return try await makeCredential(Parameters(body))
         case .getAssertion: return try await getAssertion(Parameters(body))
         case .getNextAssertion: return try getNextAssertion()
-        case .clientPIN: return try clientPIN(Parameters(body))
+        case .clientPIN: return try await clientPIN(Parameters(body))
         case .credentialManagement, .credentialManagementPreview: return try credentialManagement(Parameters(body))
+        case .config: return try authenticatorConfig(Parameters(body))
+        case .largeBlobs: return try largeBlobs(Parameters(body))
         case .reset: try await reset(); return nil
         case .selection: try await selection(); return nil
         default: throw CTAPError(.invalidCommand, "command \(command) is not supported")
@@ -163,11 +199,38 @@ public actor Authenticator {
         try storeCall { try store.incrementSignCount() }
     }
 
+    /// Built-in user verification (CTAP 2.1 §6.5.5.7.1 performBuiltInUv), answered by the
+    /// prompt policy: a refusal counts down uvRetries (UV_INVALID, then UV_BLOCKED); a timeout
+    /// or cancel does not.
+    func performBuiltInUV(_ request: UserPresenceRequest) async throws(CTAPError) {
+        guard config.builtInUV else { throw CTAPError(.invalidOption, "no built-in user verification") }
+        guard settings.uvRetries > 0 else { throw CTAPError(.uvBlocked, "built-in UV is blocked; use the PIN") }
+        var asking = request
+        asking.verification = true
+        switch await presence.confirm(asking) {
+        case .approved:
+            if settings.uvRetries != DeviceSettings.maxUVRetries {
+                settings.uvRetries = DeviceSettings.maxUVRetries
+                try saveSettings()
+            }
+        case .denied:
+            settings.uvRetries -= 1
+            try saveSettings()
+            throw CTAPError(settings.uvRetries == 0 ? .uvBlocked : .uvInvalid, "user verification refused, \(settings.uvRetries) left")
+        case .timedOut: throw CTAPError(.userActionTimeout, "user verification timed out")
+        case .cancelled: throw CTAPError(.keepaliveCancel, "user verification cancelled")
+        }
+    }
+
+    /// Whether some user verification is configured (CTAP 2.1 "protected by some form of UV").
+    var isProtectedByUV: Bool { pin.hash != nil || config.builtInUV }
+
     /// Simulates unplugging and plugging the key back in: per-boot state is forgotten.
     public func powerCycle() {
         poweredOnAt = clock.now
         pendingAssertions = nil
         pendingEnumeration = nil
+        largeBlobWrite = nil
         pinSession = PinUvSession(random: random)
     }
 }

@@ -1,21 +1,33 @@
 import CBOR
 import Crypto
+import CryptoExtras
 import Foundation
 
 /// COSE algorithm identifiers this authenticator can create credentials with (IANA COSE registry).
+/// getInfo lists them in this order, which is also the order of preference.
 public enum COSEAlgorithm: Int, Sendable, CaseIterable, CustomStringConvertible {
     case es256 = -7
     case edDSA = -8
+    case es384 = -35
+    case rs256 = -257
 
     public var description: String {
         switch self {
         case .es256: "ES256"
         case .edDSA: "EdDSA"
+        case .es384: "ES384"
+        case .rs256: "RS256"
         }
     }
+
+    /// Whether the private key fits inside a credential ID. An RSA key (over a kilobyte of DER)
+    /// does not: it is kept in the store and the ID refers to it.
+    var keyFitsInCredentialID: Bool { self != .rs256 }
 }
 
 /// A credential's private key in clear, as it lives in memory between decryption and signing.
+/// `raw` is the 32-byte scalar (ES256, EdDSA seed), the 48-byte scalar (ES384), or the PKCS#1
+/// DER of an RSA-2048 key (RS256).
 public struct CredentialPrivateKey: Sendable {
     public let algorithm: COSEAlgorithm
     public let raw: [UInt8]
@@ -26,38 +38,62 @@ public struct CredentialPrivateKey: Sendable {
         _ = try publicKeyCOSE()  // validates the key material once
     }
 
-    /// A fresh key from the injected random source (so tests are deterministic).
+    /// A fresh key from the injected random source (so tests are deterministic). RSA keys come
+    /// from BoringSSL's own generator, which takes no external randomness.
     public static func generate(_ algorithm: COSEAlgorithm, random: RandomSource) -> CredentialPrivateKey {
-        while true {
-            // A 32-byte scalar is a valid P-256 key unless it is zero or >= n (probability ~2^-32).
-            if let key = try? CredentialPrivateKey(algorithm: algorithm, raw: random.bytes(32)) { return key }
+        switch algorithm {
+        case .rs256:
+            // Key generation only fails on allocation failure.
+            let key = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
+            return try! CredentialPrivateKey(algorithm: .rs256, raw: Array(key.derRepresentation))
+        case .es256, .edDSA, .es384:
+            let length = algorithm == .es384 ? 48 : 32
+            while true {
+                // A random scalar is a valid EC key unless it is zero or >= n (probability ~2^-32).
+                if let key = try? CredentialPrivateKey(algorithm: algorithm, raw: random.bytes(length)) { return key }
+            }
         }
     }
 
-    /// The signature WebAuthn expects: DER ECDSA for ES256, raw 64 bytes for EdDSA.
+    /// The signature WebAuthn expects: DER ECDSA for ES256/ES384, raw 64 bytes for EdDSA,
+    /// PKCS#1 v1.5 over SHA-256 for RS256.
     public func sign(_ message: [UInt8]) throws(CTAPError) -> [UInt8] {
         do {
             switch algorithm {
             case .es256:
                 return Array(try P256.Signing.PrivateKey(rawRepresentation: raw).signature(for: message).derRepresentation)
+            case .es384:
+                return Array(try P384.Signing.PrivateKey(rawRepresentation: raw).signature(for: message).derRepresentation)
             case .edDSA:
                 return Array(try Curve25519.Signing.PrivateKey(rawRepresentation: raw).signature(for: message))
+            case .rs256:
+                let key = try _RSA.Signing.PrivateKey(derRepresentation: raw)
+                return Array(try key.signature(for: SHA256.hash(data: message), padding: .insecurePKCS1v1_5).rawRepresentation)
             }
         } catch {
             throw CTAPError(.other, "signing failed: \(error)")
         }
     }
 
-    /// The public key as a COSE_Key map (RFC 9053; CTAP 2.1 §6.5.6 for EC2 and OKP).
+    /// The public key as a COSE_Key map (RFC 9053 EC2/OKP, RFC 8230 RSA; CTAP 2.1 §6.5.6).
     public func publicKeyCOSE() throws(CTAPError) -> CBORValue {
         do {
             switch algorithm {
             case .es256:
                 let point = Array(try P256.Signing.PrivateKey(rawRepresentation: raw).publicKey.x963Representation)
                 return COSEKey.ec2(alg: -7, curve: 1, x: Array(point[1...32]), y: Array(point[33...64]))
+            case .es384:
+                let point = Array(try P384.Signing.PrivateKey(rawRepresentation: raw).publicKey.x963Representation)
+                return COSEKey.ec2(alg: -35, curve: 2, x: Array(point[1...48]), y: Array(point[49...96]))
             case .edDSA:
                 let x = Array(try Curve25519.Signing.PrivateKey(rawRepresentation: raw).publicKey.rawRepresentation)
                 return .intMap([(1, .int(1)), (3, .int(-8)), (-1, .int(6)), (-2, .bytes(x))])
+            case .rs256:
+                let key = try _RSA.Signing.PrivateKey(derRepresentation: raw)
+                guard key.keySizeInBits >= 2048 else { throw CTAPError(.other, "RSA key too small") }
+                let primitives = try key.publicKey.getKeyPrimitives()
+                return .intMap([(1, .int(3)), (3, .int(-257)), (-1, .bytes(Array(primitives.modulus))),
+                                (-2, .bytes(Array(primitives.publicExponent)))])
             }
         } catch {
             throw CTAPError(.other, "invalid \(algorithm) key material")

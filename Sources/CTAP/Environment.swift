@@ -3,14 +3,17 @@
 
 /// What the user is being asked to approve: shown by interactive prompt policies.
 public struct UserPresenceRequest: Sendable, Equatable {
-    public enum Operation: String, Sendable { case makeCredential, getAssertion, reset, selection, touchProbe }
+    public enum Operation: String, Sendable { case makeCredential, getAssertion, reset, selection, touchProbe, pinUvAuthToken, u2fRegister, u2fAuthenticate }
     public var operation: Operation
     public var rpId: String?
     public var userName: String?
-    public init(operation: Operation, rpId: String? = nil, userName: String? = nil) {
+    /// Built-in user verification ("is this the owner?") rather than presence ("touch").
+    public var verification: Bool
+    public init(operation: Operation, rpId: String? = nil, userName: String? = nil, verification: Bool = false) {
         self.operation = operation
         self.rpId = rpId
         self.userName = userName
+        self.verification = verification
     }
 }
 
@@ -75,6 +78,9 @@ public protocol CredentialStore: Sendable {
     /// Saves a resident credential, replacing any other one for the same RP and user handle.
     func saveResidentCredential(_ credential: ResidentCredential) throws
     func deleteResidentCredential(id: [UInt8]) throws
+    /// A non-resident credential's private key that does not fit in its ID (RSA), by ID.
+    func saveDetachedKey(id: [UInt8], privateKey: [UInt8]) throws
+    func detachedKey(id: [UInt8]) throws -> [UInt8]?
     /// Removes every credential, every secret and the counter (authenticatorReset).
     func wipe() throws
 }

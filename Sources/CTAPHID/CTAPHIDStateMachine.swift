@@ -10,7 +10,7 @@ public struct CTAPHIDStateMachine: Sendable {
         /// At most this many allocated channels are remembered; the oldest is forgotten first.
         public var maxChannels: Int
 
-        public init(capabilities: CTAPHIDCapabilities = [.wink, .cbor, .noMessage],
+        public init(capabilities: CTAPHIDCapabilities = [.wink, .cbor],
                     deviceVersion: (major: UInt8, minor: UInt8, build: UInt8) = (1, 0, 0),
                     transactionTimeout: Duration = .milliseconds(500), maxChannels: Int = 256) {
             self.capabilities = capabilities

@@ -22,7 +22,7 @@ public enum CredentialStoreError: Error, CustomStringConvertible {
 /// change), private keys and secrets sealed with AES-256-GCM under a storage key kept in its
 /// own 0600 file, every file 0600 in a 0700 directory, schema versioned by `user_version`.
 public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     public static let databaseName = "vfido.sqlite3"
     public static let storageKeyName = "storage.key"
 
@@ -81,6 +81,15 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
                     );
                     CREATE INDEX credentials_by_rp ON credentials (rp_id_hash);
                     PRAGMA user_version = 1;
+                    """)
+            }
+        }
+        if version < 2 {
+            // Version 2: private keys too large for a credential ID (RSA), by credential ID.
+            try db.transaction {
+                try db.execute("""
+                    CREATE TABLE detached_keys (id BLOB PRIMARY KEY, sealed_private_key BLOB NOT NULL);
+                    PRAGMA user_version = 2;
                     """)
             }
         }
@@ -198,10 +207,26 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
         try locked { _ = try db.query("DELETE FROM credentials WHERE id = ?", [.blob(id)]) }
     }
 
+    public func saveDetachedKey(id: [UInt8], privateKey: [UInt8]) throws {
+        try locked {
+            _ = try db.query("INSERT OR REPLACE INTO detached_keys (id, sealed_private_key) VALUES (?, ?)",
+                             [.blob(id), .blob(try seal(privateKey, context: "detached:" + id.hex))])
+        }
+    }
+
+    public func detachedKey(id: [UInt8]) throws -> [UInt8]? {
+        try locked {
+            guard let sealed = try db.query("SELECT sealed_private_key FROM detached_keys WHERE id = ?", [.blob(id)]).first?.first?.blob else {
+                return nil
+            }
+            return try open(sealed, context: "detached:" + id.hex)
+        }
+    }
+
     public func wipe() throws {
         try locked {
             try db.transaction {
-                try db.execute("DELETE FROM credentials; DELETE FROM secrets; DELETE FROM counters;")
+                try db.execute("DELETE FROM credentials; DELETE FROM detached_keys; DELETE FROM secrets; DELETE FROM counters;")
             }
         }
     }

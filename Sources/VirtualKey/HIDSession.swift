@@ -86,25 +86,26 @@ public actor HIDSession {
         let authenticator = self.authenticator
         let task = Task {
             let started = ContinuousClock.now
-            let exchange: CTAPExchange
             if request.command == .cbor {
-                exchange = await authenticator.handle(request.payload)
+                let exchange = await authenticator.handle(request.payload)
+                let name = CTAPCommand(rawValue: exchange.command).map { "\($0)" } ?? "command 0x" + String(exchange.command, radix: 16)
+                var outcome = "\(exchange.status)"
+                if let error = exchange.error, !error.reason.isEmpty { outcome += " (\(error.reason))" }
+                self.finish(request, exchange.response, log: "CTAP \(name)", outcome: outcome, elapsed: ContinuousClock.now - started)
             } else {
-                exchange = CTAPExchange(command: 0, response: [CTAPStatus.invalidCommand.rawValue], error: nil)
+                let (response, reason) = await authenticator.handleU2F(request.payload)
+                let ins = request.payload.count > 1 ? String(format: "0x%02X", request.payload[1]) : "?"
+                self.finish(request, response, log: "U2F INS \(ins)", outcome: reason, elapsed: ContinuousClock.now - started)
             }
-            self.finish(request, exchange, elapsed: ContinuousClock.now - started)
         }
         running = (request.channel, task)
     }
 
-    func finish(_ request: CTAPHIDStateMachine.Request, _ exchange: CTAPExchange, elapsed: Duration) {
+    func finish(_ request: CTAPHIDStateMachine.Request, _ response: [UInt8], log: String, outcome: String, elapsed: Duration) {
         if running?.channel == request.channel { running = nil }
-        let name = CTAPCommand(rawValue: exchange.command).map { "\($0)" } ?? "command 0x" + String(exchange.command, radix: 16)
         let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
-        var line = "CTAP \(name) -> \(exchange.status) in \(String(format: "%.1f", ms)) ms"
-        if let error = exchange.error, !error.reason.isEmpty { line += " (\(error.reason))" }
-        logger.info("\(line)")
-        perform(machine.complete(channel: request.channel, command: request.command, payload: exchange.response))
+        logger.info("\(log) -> \(outcome) in \(String(format: "%.1f", ms)) ms")
+        perform(machine.complete(channel: request.channel, command: request.command, payload: response))
     }
 }
 

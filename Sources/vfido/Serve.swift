@@ -77,6 +77,16 @@ struct Serve: AsyncParsableCommand {
         valueName: "format"))
     var attestation: AttestationMode = .packed
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Give each key built-in user verification (a simulated fingerprint reader) that --presence answers.",
+        discussion: "getInfo then says uv=true: platforms verify the user with it instead of asking for a PIN, and discoverable credentials need user verification."))
+    var builtinUv = false
+
+    @Option(name: .long, help: ArgumentHelp(
+        "An RP ID allowed vendor-facilitated enterprise attestation (once enabled by authenticatorConfig); repeatable.",
+        valueName: "rp-id"))
+    var enterpriseRp: [String] = []
+
     @Option(name: .long, help: ArgumentHelp(
         "authenticatorReset is allowed only this many seconds after start, as on a real key; 0 allows it at any time.",
         valueName: "seconds"))
@@ -125,6 +135,8 @@ struct Serve: AsyncParsableCommand {
         configuration.manufacturer = manufacturer
         configuration.presence = presence
         configuration.authenticator.attestation = attestation
+        configuration.authenticator.builtInUV = builtinUv
+        configuration.authenticator.enterpriseAttestationRPIDs = enterpriseRp
         configuration.authenticator.resetWindow = resetWindow == 0 ? nil : .seconds(resetWindow)
         if !noUdp && !udp.isLoopback {
             logger.warning("UDP is listening on \(udp), beyond loopback: anyone who can reach it can use the keys")

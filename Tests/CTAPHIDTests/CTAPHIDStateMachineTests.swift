@@ -48,7 +48,7 @@ func errorReport(_ c: UInt32, _ code: UInt8) -> [UInt8] { Harness.initPacket(c, 
         #expect(cid != 0 && cid != 0xFFFF_FFFF)
         #expect(r[19] == 2)                          // CTAPHID protocol version
         #expect(Array(r[20..<23]) == [1, 0, 0])      // device version
-        #expect(r[23] == 0x01 | 0x04 | 0x08)         // WINK | CBOR | NMSG
+        #expect(r[23] == 0x01 | 0x04)                // WINK | CBOR (MSG implemented: no NMSG)
         #expect(r[24...].allSatisfy { $0 == 0 })
         #expect(h.open() != cid)                     // every INIT gets a new channel
     }
@@ -207,10 +207,17 @@ func errorReport(_ c: UInt32, _ code: UInt8) -> [UInt8] { Harness.initPacket(c, 
         #expect(sent(h.send(Harness.initPacket(a, 0x55, length: 0))) == [errorReport(a, 0x01)])
         #expect(sent(h.send(Harness.initPacket(a, 0x3B, length: 0))) == [errorReport(a, 0x01)])  // KEEPALIVE is device-to-host
     }
-    @Test func msgWithoutU2FIsInvalidCommand() {
+    @Test func msgIsPassedUpUnlessNMSGIsConfigured() {
         var h = Harness()
         let a = h.open()
-        #expect(sent(h.send(Harness.initPacket(a, 0x03, length: 1, [0]))) == [errorReport(a, 0x01)])
+        let actions = h.send(Harness.initPacket(a, 0x03, length: 4, [0, 3, 0, 0]))
+        guard case .execute(let request)? = actions.first else { Issue.record("MSG not executed: \(actions)"); return }
+        #expect(request.command == .msg && request.payload == [0, 3, 0, 0])
+
+        var without = Harness()
+        without.machine = CTAPHIDStateMachine(configuration: .init(capabilities: [.wink, .cbor, .noMessage]), firstChannel: 0x1000)
+        let b = without.open()
+        #expect(sent(without.send(Harness.initPacket(b, 0x03, length: 1, [0]))) == [errorReport(b, 0x01)])
     }
     @Test func emptyCBORIsInvalidLength() {
         var h = Harness()

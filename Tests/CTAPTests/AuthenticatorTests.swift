@@ -12,11 +12,18 @@ import X509
         let (status, info) = try await f.call(0x04)
         #expect(status == .ok)
         let info2 = try #require(info)
-        #expect(info2[int: 1] == .array(["FIDO_2_0", "FIDO_2_1"]))
+        #expect(info2[int: 1] == .array(["U2F_V2", "FIDO_2_0", "FIDO_2_1"]))
         #expect(info2[int: 3] == .bytes(AuthenticatorConfig.defaultAAGUID))
-        #expect(info2[int: 4] == .textMap([("rk", true), ("up", true), ("plat", false), ("credMgmt", true), ("clientPin", false),
-                                            ("pinUvAuthToken", true), ("makeCredUvNotRqd", true), ("credentialMgmtPreview", true)]))
-        #expect(info2[int: 2] == .array(["credProtect"]))
+        #expect(info2[int: 4] == .textMap([
+            ("ep", false), ("rk", true), ("up", true), ("plat", false), ("alwaysUv", false), ("credMgmt", true),
+            ("authnrCfg", true), ("clientPin", false), ("largeBlobs", true), ("pinUvAuthToken", true), ("setMinPINLength", true),
+            ("makeCredUvNotRqd", true), ("credentialMgmtPreview", true),
+        ]))
+        #expect(info2[int: 2] == .array(["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]))
+        #expect(info2[int: 0x0B] == 4096)
+        #expect(info2[int: 0x0F] == 32)
+        #expect(info2[int: 0x10] == 8)
+        #expect(info2[int: 0x11] == nil && info2[int: 0x12] == nil)  // no built-in UV by default
         #expect(info2[int: 0x14] == 256)
         #expect(info2[int: 5] == 7609)
         #expect(info2[int: 6] == .array([2, 1]))
@@ -27,13 +34,14 @@ import X509
         #expect(info2[int: 9] == .array(["usb"]))
         #expect(info2[int: 10] == .array([
             .textMap([("alg", -7), ("type", "public-key")]), .textMap([("alg", -8), ("type", "public-key")]),
+            .textMap([("alg", -35), ("type", "public-key")]), .textMap([("alg", -257), ("type", "public-key")]),
         ]))
         #expect(info2[int: 14] == .int(0x0001_0000))
     }
 
     @Test func unknownCommandsAreInvalidCommand() async throws {
         let f = try Fixture()
-        for command: UInt8 in [0x00, 0x03, 0x40, 0x0C, 0x0D, 0x09, 0x20, 0xC0, 0xFF] {
+        for command: UInt8 in [0x00, 0x03, 0x40, 0x09, 0x20, 0xC0, 0xFF] {
             #expect(try await f.raw([command]).0 == .invalidCommand, "command \(command)")
         }
         #expect(try await f.call(0x04).0 == .ok)
@@ -94,12 +102,12 @@ import X509
 
     @Test func picksTheFirstSupportedAlgorithmInTheCallersOrder() async throws {
         let f = try Fixture()
-        for (requested, chosen) in [([-257, -8, -7], -8), ([-35, -7, -8], -7), ([-7, -8], -7)] {
+        for (requested, chosen) in [([-999, -8, -7], -8), ([-35, -7, -8], -35), ([-7, -8], -7), ([-257], -257)] {
             let (status, r) = try await f.call(0x01, .intMap(makeCredentialRequest(algorithms: requested)))
             #expect(status == .ok)
             #expect(try AttestedCredential(authData: r![int: 2]!.bytesValue!).publicKey[int: 3]?.intValue == chosen)
         }
-        #expect(try await f.call(0x01, .intMap(makeCredentialRequest(algorithms: [-257, -35]))).0 == .unsupportedAlgorithm)
+        #expect(try await f.call(0x01, .intMap(makeCredentialRequest(algorithms: [-999, -36, -37]))).0 == .unsupportedAlgorithm)
         #expect(try await f.call(0x01, .intMap(makeCredentialRequest(algorithms: []))).0 == .unsupportedAlgorithm)
     }
 

@@ -85,7 +85,7 @@ func startDaemon(presence: UserPresence? = nil) async throws -> (Daemon, Int) {
         while body.count < length { body += try #require(client.receive())[5...] }
         #expect(body[0] == 0x00)
         let info = try CBORReader.decode(Array(body[1..<length]))
-        #expect(info[int: 1] == .array(["FIDO_2_0", "FIDO_2_1"]))
+        #expect(info[int: 1] == .array(["U2F_V2", "FIDO_2_0", "FIDO_2_1"]))
     }
 
     @Test func keepaliveSaysUserPresenceNeededAndCancelEndsTheWait() async throws {

@@ -47,12 +47,16 @@ struct ClientPINRequest {
 }
 
 extension Authenticator {
-    enum ClientPINResponseKey: Int { case keyAgreement = 0x01, pinUvAuthToken = 0x02, pinRetries = 0x03, powerCycleState = 0x04 }
+    enum ClientPINResponseKey: Int {
+        case keyAgreement = 0x01, pinUvAuthToken = 0x02, pinRetries = 0x03, powerCycleState = 0x04, uvRetries = 0x05
+    }
 
-    /// Token permissions this authenticator can grant: only what it implements.
-    static let supportedPermissions: TokenPermissions = [.makeCredential, .getAssertion, .credentialManagement]
+    /// Token permissions this authenticator can grant: only what it implements (no bio enrollment).
+    static let supportedPermissions: TokenPermissions = [
+        .makeCredential, .getAssertion, .credentialManagement, .largeBlobWrite, .authenticatorConfig,
+    ]
 
-    func clientPIN(_ parameters: Parameters) throws(CTAPError) -> CBORValue? {
+    func clientPIN(_ parameters: Parameters) async throws(CTAPError) -> CBORValue? {
         let request = try ClientPINRequest(parameters)
         switch request.subCommand {
         case .getPINRetries:
@@ -69,9 +73,46 @@ extension Authenticator {
             return nil
         case .getPINToken, .getPinUvAuthTokenUsingPinWithPermissions:
             return try pinToken(request)
-        case .getPinUvAuthTokenUsingUvWithPermissions, .getUVRetries:
-            throw CTAPError(.notAllowed, "no built-in user verification")
+        case .getPinUvAuthTokenUsingUvWithPermissions:
+            return try await uvToken(request)
+        case .getUVRetries:
+            guard config.builtInUV else { throw CTAPError(.notAllowed, "no built-in user verification") }
+            return .intMap([(ClientPINResponseKey.uvRetries.rawValue, .int(settings.uvRetries))])
         }
+    }
+
+    /// The permissions a token request asks for, checked against what this authenticator grants.
+    func requestedPermissions(_ r: ClientPINRequest) throws(CTAPError) -> TokenPermissions {
+        guard let requested = r.permissions else { throw CTAPError(.missingParameter, "permissions") }
+        guard requested != 0 else { throw CTAPError(.invalidParameter, "permissions = 0") }
+        let permissions = TokenPermissions(rawValue: requested)
+        guard Self.supportedPermissions.isSuperset(of: permissions) else {
+            throw CTAPError(.unauthorizedPermission, "permissions 0x\(String(requested, radix: 16))")
+        }
+        return permissions
+    }
+
+    /// getPinUvAuthTokenUsingUvWithPermissions (§6.5.5.7.3): the prompt policy verifies the user.
+    func uvToken(_ r: ClientPINRequest) async throws(CTAPError) -> CBORValue {
+        guard config.builtInUV else { throw CTAPError(.notAllowed, "no built-in user verification") }
+        guard let keyAgreement = r.keyAgreement else { throw CTAPError(.missingParameter, "keyAgreement") }
+        let proto = try r.requireProtocol()
+        let permissions = try requestedPermissions(r)
+        let shared = try proto.sharedSecret(platformKey: keyAgreement, authenticatorKey: pinSession.keyAgreementKey)
+        try await performBuiltInUV(UserPresenceRequest(operation: .pinUvAuthToken, rpId: r.rpId))
+        return try issueToken(permissions: permissions, rpId: r.rpId, proto: proto, shared: shared)
+    }
+
+    /// A fresh pinUvAuthToken with these permissions, encrypted for the platform.
+    func issueToken(permissions: TokenPermissions, rpId: String?, proto: PinUvAuthProtocol, shared: [UInt8]) throws(CTAPError) -> CBORValue {
+        pinSession.resetToken(random)
+        pinSession.tokenInUse = true
+        pinSession.permissions = permissions
+        pinSession.permissionsRPID = rpId
+        pinSession.userVerified = true
+        pinSession.tokenIssuedAt = clock.now
+        let encrypted = try proto.encrypt(key: shared, pinSession.token, iv: random.bytes(16))
+        return .intMap([(ClientPINResponseKey.pinUvAuthToken.rawValue, .bytes(encrypted))])
     }
 
     func setPIN(_ r: ClientPINRequest) throws(CTAPError) {
@@ -85,6 +126,7 @@ extension Authenticator {
         guard proto.verify(key: shared, newPinEnc, signature: param) else { throw CTAPError(.pinAuthInvalid, "setPIN pinUvAuthParam") }
         let newPin = try decryptNewPin(newPinEnc, proto: proto, shared: shared)
         pin.hash = Array(Digest.sha256(newPin).prefix(16))
+        pin.length = String(decoding: newPin, as: UTF8.self).unicodeScalars.count
         pin.retries = StoredPin.maxRetries
         pin.forceChange = false
         try savePin()
@@ -108,7 +150,10 @@ extension Authenticator {
         }
         try checkPinHash(pinHashEnc, proto: proto, shared: shared)
         let newPin = try decryptNewPin(newPinEnc, proto: proto, shared: shared)
-        pin.hash = Array(Digest.sha256(newPin).prefix(16))
+        let newHash = Array(Digest.sha256(newPin).prefix(16))
+        if pin.forceChange && newHash == pin.hash { throw CTAPError(.pinPolicyViolation, "a forced change needs a different PIN") }
+        pin.hash = newHash
+        pin.length = String(decoding: newPin, as: UTF8.self).unicodeScalars.count
         pin.forceChange = false
         try savePin()
         pinSession.resetToken(random)
@@ -124,12 +169,7 @@ extension Authenticator {
             guard r.permissions == nil, r.rpId == nil else { throw CTAPError(.invalidParameter, "getPINToken takes no permissions") }
             permissions = [.makeCredential, .getAssertion]
         } else {
-            guard let requested = r.permissions else { throw CTAPError(.missingParameter, "permissions") }
-            guard requested != 0 else { throw CTAPError(.invalidParameter, "permissions = 0") }
-            permissions = TokenPermissions(rawValue: requested)
-            guard Self.supportedPermissions.isSuperset(of: permissions) else {
-                throw CTAPError(.unauthorizedPermission, "permissions 0x\(String(requested, radix: 16))")
-            }
+            permissions = try requestedPermissions(r)
         }
         guard pin.hash != nil else { throw CTAPError(.pinNotSet) }
         if pinSession.blockedUntilPowerCycle { throw CTAPError(.pinAuthBlocked, "power cycle needed") }
@@ -137,14 +177,7 @@ extension Authenticator {
         let shared = try proto.sharedSecret(platformKey: keyAgreement, authenticatorKey: pinSession.keyAgreementKey)
         try checkPinHash(pinHashEnc, proto: proto, shared: shared)
         if pin.forceChange { throw CTAPError(.pinPolicyViolation, "the PIN must be changed first") }
-        pinSession.resetToken(random)
-        pinSession.tokenInUse = true
-        pinSession.permissions = permissions
-        pinSession.permissionsRPID = r.rpId
-        pinSession.userVerified = true
-        pinSession.tokenIssuedAt = clock.now
-        let encrypted = try proto.encrypt(key: shared, pinSession.token, iv: random.bytes(16))
-        return .intMap([(ClientPINResponseKey.pinUvAuthToken.rawValue, .bytes(encrypted))])
+        return try issueToken(permissions: permissions, rpId: r.rpId, proto: proto, shared: shared)
     }
 
     /// Checks an encrypted PIN hash against the stored one, counting retries down first

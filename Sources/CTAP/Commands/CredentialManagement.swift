@@ -46,7 +46,7 @@ enum CredentialEnumeration {
 extension Authenticator {
     enum CredentialManagementResponseKey: Int {
         case existingCount = 0x01, remainingCount = 0x02, rp = 0x03, rpIDHash = 0x04, totalRPs = 0x05, user = 0x06
-        case credentialID = 0x07, publicKey = 0x08, totalCredentials = 0x09, credProtect = 0x0A
+        case credentialID = 0x07, publicKey = 0x08, totalCredentials = 0x09, credProtect = 0x0A, largeBlobKey = 0x0B
     }
 
     func credentialManagement(_ parameters: Parameters) throws(CTAPError) -> CBORValue? {
@@ -102,12 +102,8 @@ extension Authenticator {
     /// pinUvAuthParam over the subcommand and its parameters, by a token with the `cm` permission.
     func authorizeCredentialManagement(_ request: CredentialManagementRequest) throws(CTAPError) {
         guard let param = request.pinUvAuthParam else { throw CTAPError(.puatRequired, "credential management needs a pinUvAuthToken") }
-        guard let number = request.pinUvAuthProtocol else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
-        guard let proto = PinUvAuthProtocol(rawValue: number) else { throw CTAPError(.invalidParameter, "pinUvAuthProtocol \(number)") }
-        guard pinSession.tokenInUse, proto.verify(key: pinSession.token, request.authenticatedMessage, signature: param) else {
-            throw CTAPError(.pinAuthInvalid, "pinUvAuthParam does not verify")
-        }
-        guard pinSession.permissions.contains(.credentialManagement) else { throw CTAPError(.pinAuthInvalid, "token lacks cm") }
+        try verifyTokenParam(param, protocol: request.pinUvAuthProtocol, message: request.authenticatedMessage,
+                             permission: .credentialManagement)
     }
 
     /// The stored credential a PublicKeyCredentialDescriptor names, within the token's RP.
@@ -151,6 +147,7 @@ extension Authenticator {
             (CredentialManagementResponseKey.publicKey.rawValue, try CredentialPrivateKey(algorithm: c.algorithm, raw: c.privateKey).publicKeyCOSE()),
             (CredentialManagementResponseKey.totalCredentials.rawValue, total.map(CBORValue.int)),
             (CredentialManagementResponseKey.credProtect.rawValue, .int(Int(c.credProtect))),
+            (CredentialManagementResponseKey.largeBlobKey.rawValue, .bytes(credentialSecrets.largeBlobKey(credentialId: c.id))),
         ])
     }
 }

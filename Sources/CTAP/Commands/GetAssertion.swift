@@ -11,6 +11,7 @@ struct GetAssertionRequest {
     var clientDataHash: [UInt8]
     var allowList: [CredentialDescriptor]
     var options: Options
+    var extensions: GetAssertionExtensions
     var pinUvAuthParam: [UInt8]?
     var pinUvAuthProtocol: Int?
 
@@ -18,7 +19,7 @@ struct GetAssertionRequest {
         rpId = try p.required(Key.rpId).expectText("rpId")
         clientDataHash = try p.required(Key.clientDataHash).expectBytes("clientDataHash")
         allowList = try CredentialDescriptor.list(p[Key.allowList], "allowList")
-        if let extensions = p[Key.extensions] { _ = try extensions.expectMap("extensions") }
+        extensions = try GetAssertionExtensions(p[Key.extensions])
         options = try Options(p[Key.options])
         pinUvAuthParam = try p[Key.pinUvAuthParam].map { v throws(CTAPError) in try v.expectBytes("pinUvAuthParam") }
         pinUvAuthProtocol = try p[Key.pinUvAuthProtocol].map { v throws(CTAPError) in try v.expectInt("pinUvAuthProtocol") }
@@ -28,6 +29,7 @@ struct GetAssertionRequest {
 /// One credential that can answer an assertion.
 struct AssertionCandidate {
     var id: [UInt8]
+    var source: CredentialSource
     var key: CredentialPrivateKey
     var resident: ResidentCredential?
 }
@@ -39,6 +41,8 @@ struct PendingAssertions {
     var clientDataHash: [UInt8]
     var rpIdHash: [UInt8]
     var flags: AuthenticatorData.Flags
+    var extensions: GetAssertionExtensions
+    var salts: HMACSecretSalts?
     var total: Int
     var startedAt: ContinuousClock.Instant
 }
@@ -46,6 +50,7 @@ struct PendingAssertions {
 extension Authenticator {
     enum GetAssertionResponseKey: Int {
         case credential = 0x01, authData = 0x02, signature = 0x03, user = 0x04, numberOfCredentials = 0x05
+        case userSelected = 0x06, largeBlobKey = 0x07
     }
 
     func getAssertion(_ parameters: Parameters) async throws(CTAPError) -> CBORValue {
@@ -54,64 +59,74 @@ extension Authenticator {
 
         // Steps 1 and 2: touch probes, and the protocol of a pinUvAuthParam.
         try await pinUvAuthPreamble(request.pinUvAuthParam, protocol: request.pinUvAuthProtocol, rpId: request.rpId)
-        // Step 5: options.
+        // Steps 4 to 6: options and whether built-in UV will run.
         if request.options["rk"] != nil { throw CTAPError(.unsupportedOption, "rk in getAssertion") }
-        if request.options["uv"] == true && request.pinUvAuthParam == nil {
-            throw CTAPError(.invalidOption, "no built-in user verification")
-        }
         let userPresence = request.options["up"] ?? true
-        // Step 9: the pinUvAuthToken.
+        let builtInUV = try planUserVerification(request.options, pinUvAuthParam: request.pinUvAuthParam, required: false)
+        let salts = try request.extensions.hmacSecret?.open(with: pinSession.keyAgreementKey)
+
+        // Step 9 (before locating, since credProtect depends on it): user verification.
         var flags: AuthenticatorData.Flags = []
         if let param = request.pinUvAuthParam {
             try verifyPinUvAuthParam(param, protocol: request.pinUvAuthProtocol, clientDataHash: request.clientDataHash,
                                      permission: .getAssertion, rpId: request.rpId)
             flags.insert(.userVerified)
+        } else if builtInUV {
+            try await performBuiltInUV(UserPresenceRequest(operation: .getAssertion, rpId: request.rpId))
+            flags.insert(.userVerified)
+            if userPresence { flags.insert(.userPresent) }
         }
 
         // Step 7: locate eligible credentials.
         let rpIdHash = Digest.sha256(request.rpId)
+        let userVerified = flags.contains(.userVerified)
         var candidates: [AssertionCandidate] = []
         if request.allowList.isEmpty {
             let stored = try storeCall { try store.residentCredentials(rpIdHash: rpIdHash) }
             // credProtect 2 and 3 credentials are not discoverable without user verification.
             for credential in stored.sorted(by: { $0.createdAt > $1.createdAt })
-            where credential.credProtect < 2 || flags.contains(.userVerified) {
-                candidates.append(AssertionCandidate(
-                    id: credential.id, key: try CredentialPrivateKey(algorithm: credential.algorithm, raw: credential.privateKey),
-                    resident: credential))
+            where credential.credProtect < 2 || userVerified {
+                if let candidate = try candidate(credential) { candidates.append(candidate) }
             }
         } else {
             for descriptor in request.allowList where descriptor.type == "public-key" {
-                guard let (source, resident) = try locate(descriptor.id, rpIdHash: rpIdHash) else { continue }
+                guard let candidate = try locate(descriptor.id, rpIdHash: rpIdHash) else { continue }
                 // credProtect 3: not even usable by ID without user verification.
-                if source.credProtect >= 3 && !flags.contains(.userVerified) { continue }
-                candidates.append(AssertionCandidate(
-                    id: descriptor.id, key: try CredentialPrivateKey(algorithm: source.algorithm, raw: source.key), resident: resident))
+                if candidate.source.credProtect >= 3 && !userVerified { continue }
+                candidates.append(candidate)
                 break  // with an allowList the authenticator picks one credential (step 7.1)
             }
         }
         guard let first = candidates.first else { throw CTAPError(.noCredentials, "no credential for \(request.rpId)") }
 
-        // Step 10: user presence, unless this is a silent (up=false) pre-flight.
-        if userPresence {
+        // Step 10: user presence, unless this is a silent (up=false) pre-flight or built-in
+        // UV was the touch.
+        if userPresence && !flags.contains(.userPresent) {
             try await requireUserPresence(UserPresenceRequest(operation: .getAssertion, rpId: request.rpId, userName: first.resident?.userName))
             flags.insert(.userPresent)
         }
         let total = candidates.count
-        if total > 1 {
-            pendingAssertions = PendingAssertions(
-                remaining: Array(candidates.dropFirst()), clientDataHash: request.clientDataHash, rpIdHash: rpIdHash,
-                flags: flags, total: total, startedAt: clock.now)
-        }
-        return try assertion(first, rpIdHash: rpIdHash, flags: flags, clientDataHash: request.clientDataHash,
-                             numberOfCredentials: total > 1 ? total : nil)
+        let pending = PendingAssertions(
+            remaining: Array(candidates.dropFirst()), clientDataHash: request.clientDataHash, rpIdHash: rpIdHash,
+            flags: flags, extensions: request.extensions, salts: salts, total: total, startedAt: clock.now)
+        if total > 1 { pendingAssertions = pending }
+        return try assertion(first, pending, numberOfCredentials: total > 1 ? total : nil)
     }
 
-    /// Signs one assertion: authData || clientDataHash with the credential's key.
-    func assertion(_ candidate: AssertionCandidate, rpIdHash: [UInt8], flags: AuthenticatorData.Flags,
-                   clientDataHash: [UInt8], numberOfCredentials: Int?) throws(CTAPError) -> CBORValue {
-        let authData = AuthenticatorData(rpIdHash: rpIdHash, flags: flags, signCount: try nextSignCount())
-        let signature = try candidate.key.sign(authData.bytes + clientDataHash)
+    /// Signs one assertion: authData || clientDataHash with the credential's key, with the
+    /// extension outputs this credential has.
+    func assertion(_ candidate: AssertionCandidate, _ context: PendingAssertions, numberOfCredentials: Int?) throws(CTAPError) -> CBORValue {
+        let flags = context.flags
+        var outputs = ExtensionOutputs()
+        if context.extensions.credBlob { outputs.add("credBlob", .bytes(candidate.source.credBlob)) }
+        if let salts = context.salts, candidate.source.hmacSecret {
+            let credRandom = credentialSecrets.credRandom(credentialId: candidate.id, userVerified: flags.contains(.userVerified))
+            outputs.add("hmac-secret", .bytes(try salts.output(credRandom: credRandom, iv: random.bytes(16))))
+        }
+        let authData = AuthenticatorData(rpIdHash: context.rpIdHash, flags: flags, signCount: try nextSignCount(),
+                                         extensions: outputs.cbor?.encoded)
+        let signature = try candidate.key.sign(authData.bytes + context.clientDataHash)
+        let largeBlobKey = context.extensions.largeBlobKey && candidate.resident != nil
         return .intMap([
             (GetAssertionResponseKey.credential.rawValue, .textMap([("id", .bytes(candidate.id)), ("type", "public-key")])),
             (GetAssertionResponseKey.authData.rawValue, .bytes(authData.bytes)),
@@ -119,6 +134,8 @@ extension Authenticator {
             (GetAssertionResponseKey.user.rawValue,
              candidate.resident?.userEntity(includeIdentifyingFields: flags.contains(.userVerified))),
             (GetAssertionResponseKey.numberOfCredentials.rawValue, numberOfCredentials.map(CBORValue.int)),
+            (GetAssertionResponseKey.largeBlobKey.rawValue,
+             largeBlobKey ? .bytes(credentialSecrets.largeBlobKey(credentialId: candidate.id)) : nil),
         ])
     }
 }

@@ -13,7 +13,6 @@ extension Authenticator {
         let next = pending.remaining.removeFirst()
         pending.startedAt = clock.now
         pendingAssertions = pending.remaining.isEmpty ? nil : pending
-        return try assertion(next, rpIdHash: pending.rpIdHash, flags: pending.flags,
-                             clientDataHash: pending.clientDataHash, numberOfCredentials: nil)
+        return try assertion(next, pending, numberOfCredentials: nil)
     }
 }

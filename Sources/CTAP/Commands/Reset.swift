@@ -14,7 +14,10 @@ extension Authenticator {
         }
         secrets = fresh
         sealer = CredentialIDSealer(masterKey: fresh.masterKey)
+        credentialSecrets = CredentialSecrets(masterKey: fresh.masterKey)
         pendingAssertions = nil
+        largeBlobWrite = nil
+        settings = DeviceSettings()
         pin = StoredPin()
         pinSession = PinUvSession(random: random)
     }

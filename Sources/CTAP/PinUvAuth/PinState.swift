@@ -13,12 +13,15 @@ struct StoredPin: Sendable, Equatable {
     var retries: Int = StoredPin.maxRetries
     var minLength: Int = 4
     var forceChange: Bool = false
+    /// The PIN's length in code points, so setMinPINLength can tell whether it still complies.
+    var length: Int?
 
-    enum Key: Int { case hash = 1, retries = 2, minLength = 3, forceChange = 4 }
+    enum Key: Int { case hash = 1, retries = 2, minLength = 3, forceChange = 4, length = 5 }
 
     var cbor: CBORValue {
         .intMap([(Key.hash.rawValue, hash.map(CBORValue.bytes)), (Key.retries.rawValue, .int(retries)),
-                 (Key.minLength.rawValue, .int(minLength)), (Key.forceChange.rawValue, .bool(forceChange))])
+                 (Key.minLength.rawValue, .int(minLength)), (Key.forceChange.rawValue, .bool(forceChange)),
+                 (Key.length.rawValue, length.map(CBORValue.int))])
     }
 
     init() {}
@@ -28,6 +31,7 @@ struct StoredPin: Sendable, Equatable {
         retries = cbor[int: Key.retries.rawValue]?.intValue ?? Self.maxRetries
         minLength = cbor[int: Key.minLength.rawValue]?.intValue ?? 4
         forceChange = cbor[int: Key.forceChange.rawValue]?.boolValue ?? false
+        length = cbor[int: Key.length.rawValue]?.intValue
     }
 }
 

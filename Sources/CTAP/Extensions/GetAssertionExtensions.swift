@@ -1,0 +1,22 @@
+import CBOR
+
+/// The extensions getAssertion understands (CTAP 2.1 §12). Unknown extensions are ignored.
+struct GetAssertionExtensions {
+    /// hmac-secret (§12.5): salts to derive secrets from.
+    var hmacSecret: HMACSecretInput?
+    /// credBlob (§12.2): return the credential's blob.
+    var credBlob = false
+    /// largeBlobKey (§12.3): return the credential's large-blob key.
+    var largeBlobKey = false
+
+    init(_ extensions: CBORValue?) throws(CTAPError) {
+        guard let extensions else { return }
+        _ = try extensions.expectMap("extensions")
+        if let input = extensions[text: "hmac-secret"] { hmacSecret = try HMACSecretInput(input, "hmac-secret") }
+        credBlob = try extensions[text: "credBlob"]?.expectBool("credBlob") ?? false
+        if let key = extensions[text: "largeBlobKey"] {
+            guard try key.expectBool("largeBlobKey") else { throw CTAPError(.invalidOption, "largeBlobKey must be true") }
+            largeBlobKey = true
+        }
+    }
+}
