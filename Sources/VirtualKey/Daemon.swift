@@ -22,6 +22,10 @@ public struct DaemonConfiguration: Sendable {
     /// Create each key as a HID device through this uhid node (Linux). nil: no uhid.
     public var uhidPath: String?
     public var presence: PresencePolicy = .auto
+    /// How long the terminal and control policies wait for an answer.
+    public var promptTimeout: Duration = .seconds(30)
+    /// The control socket (`vfido power-cycle`, `vfido approve`); default `<state>/control.sock`.
+    public var controlSocket: String?
     public var authenticator = AuthenticatorConfig()
     /// pid.codes' test VID:PID (1209:0001 is reserved for testing).
     public var vendorId: UInt16 = 0x1209
@@ -54,7 +58,15 @@ public func makeAuthenticator(configuration: DaemonConfiguration, key: Int = 1, 
     } else {
         store = try .inMemory()
     }
-    return try Authenticator(config: configuration.authenticator, store: store, presence: presence ?? FixedPresence(configuration.presence))
+    return try Authenticator(config: configuration.authenticator, store: store,
+                             presence: presence ?? FixedPresence(approve: configuration.presence != .deny))
+}
+
+extension DaemonConfiguration {
+    /// Where the control socket goes: --control, else the state directory (none in memory).
+    public var controlSocketPath: String? {
+        controlSocket ?? stateDirectory?.appendingPathComponent("control.sock").path
+    }
 }
 
 /// One virtual key: its authenticator, HID session and transports.
@@ -65,6 +77,8 @@ public struct RunningKey: Sendable {
     public let usbDevice: USBHIDDevice
     public let udp: UDPTransport?
     public let uhid: UHIDDevice?
+    /// With `--presence control`: the prompts waiting for `vfido approve`.
+    public let control: ControlPresence?
     public var busid: String { "1-\(number)" }
     public let serialNumber: String
 }
@@ -73,11 +87,13 @@ public struct RunningKey: Sendable {
 public final class Daemon: Sendable {
     public let keys: [RunningKey]
     public let usbip: USBIPServer?
+    public let controlServer: ControlServer?
     let group: MultiThreadedEventLoopGroup
 
-    private init(keys: [RunningKey], usbip: USBIPServer?, group: MultiThreadedEventLoopGroup) {
+    private init(keys: [RunningKey], usbip: USBIPServer?, controlServer: ControlServer?, group: MultiThreadedEventLoopGroup) {
         self.keys = keys
         self.usbip = usbip
+        self.controlServer = controlServer
         self.group = group
     }
 
@@ -90,9 +106,22 @@ public final class Daemon: Sendable {
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var keys: [RunningKey] = []
+        // One terminal for every key: its prompts name the RP, so they are told apart.
+        let terminal = configuration.presence == .terminal && presence == nil
+            ? try TerminalPresence.openTTY(timeout: configuration.promptTimeout) : nil
         do {
             for n in 1...max(1, configuration.keys) {
-                keys.append(try await startKey(n, configuration, presence: presence, group: group, logger: logger))
+                var control: ControlPresence?
+                let policy: UserPresence
+                switch (presence, configuration.presence) {
+                case (let given?, _): policy = given
+                case (nil, .terminal): policy = terminal!
+                case (nil, .control):
+                    control = ControlPresence(timeout: configuration.promptTimeout)
+                    policy = control!
+                case (nil, let fixed): policy = FixedPresence(approve: fixed == .auto)
+                }
+                keys.append(try await startKey(n, configuration, presence: policy, control: control, group: group, logger: logger))
             }
             var usbip: USBIPServer?
             if let port = configuration.usbipPort {
@@ -105,7 +134,20 @@ public final class Daemon: Sendable {
                     throw DaemonError("cannot listen for USB/IP on \(configuration.usbipHost):\(port): \(error)")
                 }
             }
-            return Daemon(keys: keys, usbip: usbip, group: group)
+            var controlServer: ControlServer?
+            if let path = configuration.controlSocketPath {
+                do {
+                    controlServer = try await ControlServer.start(path: path, keys: keys, group: group, logger: logger)
+                } catch {
+                    // The keys work without it; only `vfido power-cycle/approve/deny` need it.
+                    logger.warning("no control socket at \(path): \(error) (give --control a shorter path)")
+                    if configuration.presence == .control {
+                        await usbip?.close()
+                        throw DaemonError("--presence control needs the control socket \(path): \(error)")
+                    }
+                }
+            }
+            return Daemon(keys: keys, usbip: usbip, controlServer: controlServer, group: group)
         } catch {
             for key in keys {
                 key.uhid?.destroy()
@@ -117,11 +159,11 @@ public final class Daemon: Sendable {
         }
     }
 
-    static func startKey(_ n: Int, _ configuration: DaemonConfiguration, presence: UserPresence?, group: EventLoopGroup,
-                         logger: Logger) async throws -> RunningKey {
+    static func startKey(_ n: Int, _ configuration: DaemonConfiguration, presence: UserPresence, control: ControlPresence?,
+                         group: EventLoopGroup, logger: Logger) async throws -> RunningKey {
         var logger = logger
         if configuration.keys > 1 { logger[metadataKey: "key"] = "\(n)" }
-        let tracked = TrackedPresence(presence ?? FixedPresence(configuration.presence))
+        let tracked = TrackedPresence(presence)
         let authenticator = try makeAuthenticator(configuration: configuration, key: n, presence: tracked)
         let session = HIDSession(authenticator: authenticator, presence: tracked, logger: logger)
         await session.start()
@@ -165,10 +207,11 @@ public final class Daemon: Sendable {
             }
         }
         return RunningKey(number: n, authenticator: authenticator, session: session, usbDevice: device, udp: udp, uhid: uhid,
-                          serialNumber: serial)
+                          control: control, serialNumber: serial)
     }
 
     public func stop() async {
+        await controlServer?.close()
         await usbip?.close()
         for key in keys {
             key.uhid?.destroy()

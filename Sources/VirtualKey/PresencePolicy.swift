@@ -1,23 +1,187 @@
 import CTAP
+import Foundation
 
-/// How a virtual key answers requests for user presence (DESIGN.md §6).
+/// How a virtual key answers requests for user presence and built-in user verification
+/// (DESIGN.md §6).
 public enum PresencePolicy: String, Sendable, CaseIterable {
     /// Approve at once: the CI default.
     case auto
-    /// Refuse every request (CTAP2_ERR_OPERATION_DENIED).
+    /// Refuse every request (CTAP2_ERR_OPERATION_DENIED; built-in UV: UV_INVALID).
     case deny
+    /// Ask on the controlling terminal, naming the RP, user and operation, with a timeout.
+    case terminal
+    /// Wait for `vfido approve` / `vfido deny` (the control socket), with a timeout: lets a
+    /// browser test assert that a prompt happened.
+    case control
 }
 
 /// Answers every prompt the same way.
 public struct FixedPresence: UserPresence {
-    public let policy: PresencePolicy
-    public init(_ policy: PresencePolicy) { self.policy = policy }
+    public let approve: Bool
+    public init(approve: Bool) { self.approve = approve }
     public func confirm(_ request: UserPresenceRequest) async -> UserPresenceResult {
         if Task.isCancelled { return .cancelled }
-        switch policy {
-        case .auto: return .approved
-        case .deny: return .denied
+        return approve ? .approved : .denied
+    }
+}
+
+extension UserPresenceRequest {
+    /// "example.com wants to sign in as alice": what a prompt shows the person deciding.
+    public var summary: String {
+        let rp = rpId ?? "a platform"
+        let who = userName.map { " as \"\($0)\"" } ?? ""
+        let action: String
+        switch operation {
+        case .makeCredential: action = "create a credential\(who)"
+        case .getAssertion: action = "sign in\(who)"
+        case .reset: action = "RESET the key, deleting every credential"
+        case .selection: action = "select this key"
+        case .touchProbe: action = "select this key (touch probe)"
+        case .pinUvAuthToken: action = "verify you to get a pinUvAuthToken"
+        case .u2fRegister: action = "register a U2F credential"
+        case .u2fAuthenticate: action = "sign in with a U2F credential"
         }
+        return "\(rp) wants to \(action) [\(operation.rawValue)]"
+    }
+}
+
+/// Asks on a terminal: prints who is asking and reads y or n. Polls the terminal between
+/// short sleeps so a CTAPHID CANCEL (task cancellation) or the timeout ends the wait at once.
+/// One prompt at a time.
+public actor TerminalPresence: UserPresence {
+    let input: FileHandle
+    let output: FileHandle
+    let timeout: Duration
+    private var busy = false
+
+    public init(input: FileHandle, output: FileHandle, timeout: Duration) {
+        self.input = input
+        self.output = output
+        self.timeout = timeout
+    }
+
+    /// The controlling terminal, or an error that says what to do.
+    public static func openTTY(timeout: Duration) throws -> TerminalPresence {
+        let fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw DaemonError("--presence terminal needs a terminal (/dev/tty cannot be opened); use auto, deny or control")
+        }
+        return TerminalPresence(input: FileHandle(fileDescriptor: fd), output: FileHandle(fileDescriptor: fd), timeout: timeout)
+    }
+
+    public func confirm(_ request: UserPresenceRequest) async -> UserPresenceResult {
+        while busy {
+            if Task.isCancelled { return .cancelled }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        busy = true
+        defer { busy = false }
+        drain()
+        let question = request.verification ? "Verify it is you" : "Touch the key"
+        let seconds = Int(timeout.components.seconds)
+        write("\nvfido: \(request.summary).\n\(question)? [y/n] (\(seconds) s) ")
+        let deadline = ContinuousClock.now + timeout
+        var line: [UInt8] = []
+        while true {
+            if Task.isCancelled {
+                write("\nvfido: cancelled by the platform\n")
+                return .cancelled
+            }
+            if ContinuousClock.now >= deadline {
+                write("\nvfido: no answer in \(seconds) s: timed out\n")
+                return .timedOut
+            }
+            while let byte = readByte() {
+                if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
+                    let answer = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
+                    line = []
+                    if answer == "y" || answer == "yes" {
+                        write("vfido: approved\n")
+                        return .approved
+                    }
+                    if answer == "n" || answer == "no" {
+                        write("vfido: denied\n")
+                        return .denied
+                    }
+                    write("Please answer y or n: ")
+                } else {
+                    line.append(byte)
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// One byte if one is waiting, without blocking.
+    private func readByte() -> UInt8? {
+        var fds = pollfd(fd: input.fileDescriptor, events: Int16(POLLIN), revents: 0)
+        guard poll(&fds, 1, 0) > 0, fds.revents & Int16(POLLIN) != 0 else { return nil }
+        var byte: UInt8 = 0
+        return read(input.fileDescriptor, &byte, 1) == 1 ? byte : nil
+    }
+
+    /// Typing that arrived before the question is not an answer to it.
+    private func drain() {
+        while readByte() != nil {}
+    }
+
+    private func write(_ text: String) {
+        try? output.write(contentsOf: Data(text.utf8))
+    }
+}
+
+/// Waits for an answer from the control socket (`vfido approve` / `vfido deny`).
+public actor ControlPresence: UserPresence {
+    struct Waiting {
+        let id: Int
+        let request: UserPresenceRequest
+        let answer: CheckedContinuation<UserPresenceResult, Never>
+    }
+
+    let timeout: Duration
+    private var waiting: [Waiting] = []
+    private var nextId = 0
+
+    public init(timeout: Duration) { self.timeout = timeout }
+
+    public func confirm(_ request: UserPresenceRequest) async -> UserPresenceResult {
+        nextId += 1
+        let id = nextId
+        let timeout = self.timeout
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.resolve(id: id, with: .timedOut)
+        }
+        defer { timer.cancel() }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (answer: CheckedContinuation<UserPresenceResult, Never>) in
+                waiting.append(Waiting(id: id, request: request, answer: answer))
+                if Task.isCancelled { resolve(id: id, with: .cancelled) }
+            }
+        } onCancel: {
+            Task { await self.resolve(id: id, with: .cancelled) }
+        }
+    }
+
+    private func resolve(id: Int, with result: UserPresenceResult) {
+        guard let index = waiting.firstIndex(where: { $0.id == id }) else { return }
+        waiting.remove(at: index).answer.resume(returning: result)
+    }
+
+    /// What is waiting for an answer, oldest first.
+    public var pending: [UserPresenceRequest] { waiting.map(\.request) }
+
+    /// Answers the oldest waiting prompt; waits up to `wait` for one to appear. Returns what
+    /// was answered, or nil when nothing was waiting.
+    public func answer(_ approve: Bool, wait: Duration) async -> UserPresenceRequest? {
+        let deadline = ContinuousClock.now + wait
+        while waiting.isEmpty {
+            guard ContinuousClock.now < deadline else { return nil }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let first = waiting.removeFirst()
+        first.answer.resume(returning: approve ? .approved : .denied)
+        return first.request
     }
 }
 
@@ -48,5 +212,3 @@ public final class TrackedPresence: UserPresence, @unchecked Sendable {
         lock.unlock()
     }
 }
-
-import Foundation

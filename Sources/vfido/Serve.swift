@@ -17,8 +17,14 @@ struct Serve: AsyncParsableCommand {
             Both listen on loopback only unless --allow-remote is given: USB/IP has no \
             authentication, so anyone who can reach the port can use the key.
 
-            User presence is answered by --presence: `auto` approves every request (what CI \
-            wants), `deny` refuses every one.
+            User presence (and built-in UV, with --builtin-uv) is answered by --presence: `auto` \
+            approves every request (what CI wants), `deny` refuses every one, `terminal` asks on \
+            this terminal who is asking (RP, user, operation), `control` waits for `vfido \
+            approve` / `vfido deny`. The last two give up after --prompt-timeout \
+            (CTAP2_ERR_USER_ACTION_TIMEOUT); platforms see KEEPALIVE UPNEEDED while they wait.
+
+            A control socket (<state>/control.sock, 0600) serves `vfido power-cycle`, \
+            `vfido approve`, `vfido deny` and `vfido prompts`.
             """)
 
     @OptionGroup var stateOptions: StateOptions
@@ -69,8 +75,16 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("USB manufacturer string.", valueName: "text"))
     var manufacturer = "vfido"
 
-    @Option(name: .long, help: ArgumentHelp("How user-presence requests are answered: auto or deny.", valueName: "policy"))
+    @Option(name: .long, help: ArgumentHelp("How user-presence requests are answered: auto, deny, terminal or control.",
+                                            valueName: "policy"))
     var presence: PresencePolicy = .auto
+
+    @Option(name: .long, help: ArgumentHelp("How long the terminal and control policies wait for an answer.", valueName: "seconds"))
+    var promptTimeout: Double = 30
+
+    @Option(name: .long, help: ArgumentHelp(
+        "The control socket (default <state>/control.sock; none with --ephemeral unless given).", valueName: "path"))
+    var control: String?
 
     @Option(name: .long, help: ArgumentHelp(
         "Attestation for new credentials: packed (batch certificate chaining to `vfido attestation root`), self (packed, signed by the credential itself) or none.",
@@ -97,6 +111,7 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         if resetWindow < 0 { throw ValidationError("--reset-window must be 0 or more seconds") }
+        if !(promptTimeout > 0 && promptTimeout <= 3600) { throw ValidationError("--prompt-timeout must be between 0 and 3600 seconds") }
         if !(1...16).contains(keys) { throw ValidationError("--keys must be between 1 and 16") }
         if parsedVidPid == nil { throw ValidationError("--vid-pid must look like 1209:0001 (hex vendor:product)") }
         if !allowRemote {
@@ -134,6 +149,8 @@ struct Serve: AsyncParsableCommand {
         configuration.product = product
         configuration.manufacturer = manufacturer
         configuration.presence = presence
+        configuration.promptTimeout = .milliseconds(Int(promptTimeout * 1000))
+        configuration.controlSocket = control
         configuration.authenticator.attestation = attestation
         configuration.authenticator.builtInUV = builtinUv
         configuration.authenticator.enterpriseAttestationRPIDs = enterpriseRp
@@ -186,6 +203,9 @@ extension Serve {
         if !noUdp {
             lines.append("  python-fido2  CtapHidDevice over a UDP CtapHidConnection to \(udp) (see docs/usage.md)")
             lines.append("  libfido2      LD_PRELOAD=<udp shim> fido2-token -I udp:\(udp)")
+        }
+        if let socket = configuration.controlSocketPath {
+            lines.append("  control       vfido power-cycle|approve|deny|prompts\(stateOptions.state.map { " --state \($0)" } ?? "")   (socket \(socket))")
         }
         lines.append("  attestation   vfido attestation root\(stateOptions.state.map { " --state \($0)" } ?? "")   (PEM for your RP's trust store)")
         lines.append("Stop with Ctrl-C.")

@@ -16,5 +16,5 @@ struct VFIDO: AsyncParsableCommand {
             ~/.local/share/vfido, unless --state says otherwise.
             """,
         version: version,
-        subcommands: [Serve.self, Attestation.self, Credentials.self])
+        subcommands: [Serve.self, Attestation.self, Credentials.self, PowerCycle.self, Approve.self, Deny.self, Prompts.self])
 }
