@@ -23,11 +23,13 @@ apt_install() {
 build_packages=(libsqlite3-dev)
 # usbip (host list + guest), fido2-tools (guest), qemu + busybox + cpio (the guest itself)
 kernel_packages=(usbip fido2-tools qemu-system-x86 busybox-static cpio)
+# the libfido2/OpenSSH tier: the tools, the header and a compiler for the shim, ssh-keygen
+libfido2_packages=(fido2-tools libfido2-dev gcc libc6-dev openssh-client)
 
 mapfile -t missing < <(missing_of "${build_packages[@]}")
 if [[ "$what" == test ]]; then
     python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
-    mapfile -t -O "${#missing[@]}" missing < <(missing_of "${kernel_packages[@]}")
+    mapfile -t -O "${#missing[@]}" missing < <(missing_of "${kernel_packages[@]}" "${libfido2_packages[@]}")
 fi
 
 if ((${#missing[@]})); then
@@ -36,9 +38,9 @@ if ((${#missing[@]})); then
     else
         echo "!! missing Debian packages: ${missing[*]}" >&2
         echo "!! install them (sudo apt-get install ${missing[*]}) or run this as root" >&2
-        # Only the build packages and the venv are fatal; the kernel tier reports itself.
+        # Only the build packages and the venv are fatal; the other tiers report themselves.
         for p in "${missing[@]}"; do
-            [[ " ${kernel_packages[*]} " == *" $p "* ]] || exit 1
+            [[ " ${kernel_packages[*]} ${libfido2_packages[*]} " == *" $p "* ]] || exit 1
         done
     fi
 fi

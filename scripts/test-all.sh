@@ -28,6 +28,16 @@ interop() {
 }
 fuzz_smoke() { FUZZ_SECONDS=${FUZZ_SECONDS:-10} Fuzz/run.sh; }
 kernel_usbip() { Tests/Kernel/usbip-tier.sh; }
+libfido2() { Tests/Libfido2/tier.sh; }
+
+# What the libfido2/OpenSSH tier needs.
+libfido2_blocker() {
+    local t
+    for t in fido2-token fido2-cred fido2-assert ssh-keygen gcc setsid; do
+        command -v "$t" >/dev/null || { echo "$t is not installed (run make test as root to install it)"; return; }
+    done
+    [[ -f /usr/include/fido.h ]] || echo "libfido2-dev is not installed (run make test as root to install it)"
+}
 kernel_uhid() { Tests/Kernel/uhid-tier.sh; }
 
 # What the kernel tier needs, and why it cannot run when something is missing.
@@ -41,6 +51,13 @@ kernel_blocker() {
 
 tier "1 unit (swift test)" unit
 tier "3 interop over UDP (python-fido2, py_webauthn)" interop
+blocker=$(libfido2_blocker)
+if [[ -z "$blocker" ]]; then
+    tier "3b libfido2 tools and OpenSSH through the UDP shim" libfido2
+else
+    echo "!!!! tier 3b (libfido2 tools and OpenSSH) CANNOT RUN HERE: $blocker"
+    not_here "3b libfido2 tools and OpenSSH" "$blocker"
+fi
 blocker=$(kernel_blocker)
 if [[ -z "$blocker" ]]; then
     tier "4+5 USB/IP: host usbip list, and a QEMU guest kernel attaching two keys" kernel_usbip
@@ -52,7 +69,6 @@ else
 fi
 tier "7 fuzz smoke (libFuzzer, ${FUZZ_SECONDS:-10} s per target)" fuzz_smoke
 not_here "2 in-process end to end (RP <-> WebAuthnClient <-> key)" "not built yet (issue 7)"
-not_here "3b interop with libfido2 tools and OpenSSH" "not built yet (issue 3)"
 not_here "5c kernel tier: Chromium in the guest on the attached key" "not built yet (issue 7)"
 not_here "6 browser page logic (headless Chromium)" "not built yet (issue 6)"
 
