@@ -1,0 +1,121 @@
+import CBOR
+import Crypto
+import Foundation
+import Testing
+@testable import CTAP
+
+@Suite struct CredentialIDs {
+    let sealer = CredentialIDSealer(masterKey: [UInt8](repeating: 7, count: 32))
+    let rp = Digest.sha256("example.com")
+
+    @Test func version2RoundTripsEveryField() throws {
+        let source = CredentialSource(key: [UInt8](repeating: 9, count: 48), algorithm: .es384, isResident: true,
+                                      credProtect: 2, hmacSecret: true, credBlob: [1, 2, 3])
+        let id = try sealer.seal(source, rpIdHash: rp, nonce: [UInt8](repeating: 1, count: 12))
+        #expect(id.count == 1 + 12 + 5 + 48 + 1 + 3 + 16 && id[0] == 2)
+        #expect(sealer.open(id, rpIdHash: rp) == source)
+        #expect(sealer.open(id, rpIdHash: Digest.sha256("other.example")) == nil)
+        for i in [0, 5, 20, id.count - 1] {
+            var broken = id
+            broken[i] ^= 0x01
+            #expect(sealer.open(broken, rpIdHash: rp) == nil, "byte \(i)")
+        }
+        #expect(id.count <= CredentialIDSealer.maxLength && CredentialIDSealer.maxLength <= 128)
+    }
+
+    @Test func anRSAKeyIsDetachedAndOversizedFieldsAreRefused() throws {
+        let detached = CredentialSource(key: [], algorithm: .rs256, isResident: false, credProtect: 1)
+        let id = try sealer.seal(detached, rpIdHash: rp, nonce: [UInt8](repeating: 2, count: 12))
+        #expect(sealer.open(id, rpIdHash: rp)?.keyIsDetached == true)
+        let blob = CredentialSource(key: [], algorithm: .es256, isResident: false, credProtect: 1, credBlob: [UInt8](repeating: 0, count: 33))
+        #expect(throws: CTAPError(.other)) { try sealer.seal(blob, rpIdHash: rp, nonce: [UInt8](repeating: 2, count: 12)) }
+    }
+
+    @Test func version1IDsStillOpen() throws {
+        // The version 1 layout: flags | credProtect | alg | 32-byte key, sealed the same way.
+        let key = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: [UInt8](repeating: 7, count: 32)),
+                                         info: Array("vfido credential id v1".utf8), outputByteCount: 32)
+        let nonce = [UInt8](repeating: 3, count: 12)
+        let plain: [UInt8] = [1, 3, 0xFF, 0xF9] + [UInt8](repeating: 5, count: 32)
+        let box = try AES.GCM.seal(plain, using: key, nonce: AES.GCM.Nonce(data: nonce), authenticating: rp)
+        let id = [1] + nonce + Array(box.ciphertext) + Array(box.tag)
+        #expect(sealer.open(id, rpIdHash: rp) == CredentialSource(key: [UInt8](repeating: 5, count: 32), algorithm: .es256,
+                                                                   isResident: true, credProtect: 3))
+    }
+}
+
+@Suite struct U2FAPDUs {
+    @Test func shortAndExtendedEncodings() throws {
+        #expect(try U2FCommand(apdu: [0, 3, 0, 0]).data == [])
+        #expect(try U2FCommand(apdu: [0, 3, 0, 0, 0]).data == [])  // short Le only
+        #expect(try U2FCommand(apdu: [0, 3, 0, 0, 0, 0, 0]).data == [])  // extended Le only
+        #expect(try U2FCommand(apdu: [0, 1, 0, 0, 2, 0xAA, 0xBB]).data == [0xAA, 0xBB])
+        #expect(try U2FCommand(apdu: [0, 1, 0, 0, 2, 0xAA, 0xBB, 0]).data == [0xAA, 0xBB])
+        #expect(try U2FCommand(apdu: [0, 2, 7, 0, 0, 0, 2, 0xAA, 0xBB, 0, 0]).data == [0xAA, 0xBB])
+        #expect(try U2FCommand(apdu: [0, 2, 7, 0, 0, 0, 2, 0xAA, 0xBB]).p1 == 7)
+    }
+
+    @Test func malformedAPDUsGetStatusWords() {
+        #expect(throws: U2FStatus.wrongLength) { try U2FCommand(apdu: [0, 3, 0]) }
+        #expect(throws: U2FStatus.claNotSupported) { try U2FCommand(apdu: [0x80, 3, 0, 0]) }
+        #expect(throws: U2FStatus.wrongLength) { try U2FCommand(apdu: [0, 1, 0, 0, 5, 1]) }  // Lc beyond the data
+        #expect(throws: U2FStatus.wrongLength) { try U2FCommand(apdu: [0, 1, 0, 0, 0, 0, 9, 1, 2]) }
+        #expect(throws: U2FStatus.wrongLength) { try U2FCommand(apdu: [0, 1, 0, 0, 1, 1, 2, 3]) }  // trailing bytes
+    }
+
+    @Test func registerThenAuthenticateThroughTheAuthenticator() async throws {
+        let f = try Fixture()
+        let app = Digest.sha256("example.com"), challenge = [UInt8](repeating: 0xC1, count: 32)
+        let (reg, _) = await f.authenticator.handleU2F([0, 1, 0, 0, 0, 0, 64] + challenge + app + [0, 0])
+        #expect(reg.suffix(2) == [0x90, 0x00] && reg[0] == 0x05)
+        let publicKey = Array(reg[1..<66]), handleLength = Int(reg[66]), handle = Array(reg[67..<(67 + handleLength)])
+        let (auth, _) = await f.authenticator.handleU2F([0, 2, 3, 0, UInt8(65 + handleLength)] + challenge + app
+                                                        + [UInt8(handleLength)] + handle)
+        #expect(auth.suffix(2) == [0x90, 0x00] && auth[0] == 0x01)
+        let signed = app + Array(auth[0..<5]) + challenge
+        let signature = try P256.Signing.ECDSASignature(derRepresentation: auth[5..<(auth.count - 2)])
+        #expect(try P256.Signing.PublicKey(x963Representation: publicKey).isValidSignature(signature, for: signed))
+        f.presence.answer = .denied
+        let (denied, _) = await f.authenticator.handleU2F([0, 2, 3, 0, UInt8(65 + handleLength)] + challenge + app
+                                                          + [UInt8(handleLength)] + handle)
+        #expect(denied == [0x69, 0x85])
+    }
+}
+
+@Suite struct LargeBlobArrays {
+    @Test func theInitialArrayIsAnEmptyArrayAndItsHash() async throws {
+        let f = try Fixture()
+        let (status, body) = try await f.call(0x0C, .intMap([(1, 100), (3, 0)]))
+        #expect(status == .ok)
+        let expected: [UInt8] = [0x80, 0x76, 0xBE, 0x8B, 0x52, 0x8D, 0x00, 0x75, 0xF7, 0xAA, 0xE9, 0x8D, 0x6F, 0xA5, 0x7A, 0x6D, 0x3C]
+        #expect(body?[int: 1] == .bytes(expected))
+    }
+
+    @Test func aWriteInFragmentsCommitsOnlyWhenComplete() async throws {
+        let f = try Fixture()
+        let array: [UInt8] = CBORValue.array([.bytes([UInt8](repeating: 1, count: 50))]).encoded
+        let serialized = array + Digest.sha256(array).prefix(16)
+        #expect(try await f.call(0x0C, .intMap([(2, .bytes(Array(serialized[0..<30]))), (3, 0), (4, .int(serialized.count))])).0 == .ok)
+        // not complete yet: reads still see the old array
+        #expect(try await f.call(0x0C, .intMap([(1, 10), (3, 0)])).1?[int: 1]?.bytesValue?.first == 0x80)
+        #expect(try await f.call(0x0C, .intMap([(2, .bytes(Array(serialized[30...]))), (3, 40)])).0 == .invalidSeq)
+        #expect(try await f.call(0x0C, .intMap([(2, .bytes(Array(serialized[0..<30]))), (3, 0), (4, .int(serialized.count))])).0 == .ok)
+        #expect(try await f.call(0x0C, .intMap([(2, .bytes(Array(serialized[30...]))), (3, 30)])).0 == .ok)
+        #expect(try await f.call(0x0C, .intMap([(1, 1000), (3, 0)])).1?[int: 1] == .bytes(serialized))
+    }
+}
+
+@Suite struct AuthenticatorConfigCommand {
+    @Test func withoutAPINConfigNeedsNoTokenAndSettingsPersist() async throws {
+        let f = try Fixture()
+        #expect(try await f.call(0x0D, .intMap([(1, 3), (2, .intMap([(1, 3)]))])).0 == .pinPolicyViolation)  // shrink
+        #expect(try await f.call(0x0D, .intMap([(1, 9)])).0 == .invalidSubcommand)
+        #expect(try await f.call(0x0D, .intMap([(1, 2)])).0 == .ok)  // toggleAlwaysUv
+        #expect(try await f.call(0x04).1?[int: 4]?[text: "alwaysUv"] == true)
+        // alwaysUv on: even config now needs a token (and setPIN is the way to get one)
+        #expect(try await f.call(0x0D, .intMap([(1, 2)])).0 == .puatRequired)
+        let again = try Authenticator(config: AuthenticatorConfig(), store: f.store, presence: f.presence, random: SeededRandom(), clock: f.clock)
+        let info = await again.handle([0x04])
+        #expect(try CBORReader.decode(Array(info.response.dropFirst()))[int: 4]?[text: "alwaysUv"] == true)
+    }
+}
