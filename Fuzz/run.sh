@@ -21,9 +21,10 @@ build() {  # name, harness, module sources...
 declare -A targets=(
     [cbor]="Fuzz/CBORReaderFuzz.swift Sources/CBOR/*.swift"
     [ctaphid]="Fuzz/CTAPHIDFuzz.swift Sources/CTAPHID/*.swift"
+    [apdu]="Fuzz/APDUFuzz.swift Sources/CTAP/U2F/APDU.swift"
 )
 
-for name in cbor ctaphid; do
+for name in cbor ctaphid apdu; do
     [[ -n "$only" && "$only" != "$name" ]] && continue
     echo "== fuzz target $name: build"
     # shellcheck disable=SC2086
