@@ -181,3 +181,20 @@ def test_client_pin_bad_requests(daemon):
             ctap2.send_cbor(0x06, params)
         assert e.value.code == status, params
     assert ctap2.get_info().versions
+
+
+@pytest.mark.parametrize("version", PROTOCOLS)
+def test_permissions_granted_and_refused(daemon, version):
+    device = daemon.device()
+    cp = client_pin(device, version)
+    cp.set_pin(PIN)
+    P = ClientPin.PERMISSION
+    for granted in (P.MAKE_CREDENTIAL, P.GET_ASSERTION, P.CREDENTIAL_MGMT, P.LARGE_BLOB_WRITE, P.AUTHENTICATOR_CFG,
+                    P.CREDENTIAL_MGMT | P.LARGE_BLOB_WRITE | P.AUTHENTICATOR_CFG):
+        assert len(cp.get_pin_token(PIN, granted)) == 32
+    # bio enrollment (no fingerprint enrollment here) and bits CTAP 2.1 does not define
+    for refused in (P.BIO_ENROLL, P.MAKE_CREDENTIAL | P.BIO_ENROLL, 0x80):
+        with pytest.raises(CtapError) as e:
+            cp.get_pin_token(PIN, refused)
+        assert e.value.code == CtapError.ERR.UNAUTHORIZED_PERMISSION, refused
+    assert cp.get_pin_retries()[0] == 8  # refusals before the PIN check cost no retry
