@@ -92,3 +92,30 @@ struct CredentialDescriptor {
         return result
     }
 }
+
+/// The request shape credentialManagement (CTAP 2.1 §6.8) and authenticatorConfig (§6.11) share:
+/// subCommand, optional subCommandParams, and the pinUvAuthProtocol/pinUvAuthParam over them.
+struct SubcommandRequest<SubCommand: RawRepresentable<Int>> {
+    enum Key: Int { case subCommand = 0x01, subCommandParams = 0x02, pinUvAuthProtocol = 0x03, pinUvAuthParam = 0x04 }
+
+    var subCommand: SubCommand
+    var params: CBORValue?
+    var pinUvAuthProtocol: Int?
+    var pinUvAuthParam: [UInt8]?
+
+    init(_ p: Parameters, command: String) throws(CTAPError) {
+        let sub = try p.required(Key.subCommand).expectInt("subCommand")
+        guard let subCommand = SubCommand(rawValue: sub) else { throw CTAPError(.invalidSubcommand, "\(command) subcommand \(sub)") }
+        self.subCommand = subCommand
+        if let params = p[Key.subCommandParams] {
+            _ = try params.expectMap("subCommandParams")
+            self.params = params
+        }
+        pinUvAuthProtocol = try p[Key.pinUvAuthProtocol].map { v throws(CTAPError) in try v.expectInt("pinUvAuthProtocol") }
+        pinUvAuthParam = try p[Key.pinUvAuthParam].map { v throws(CTAPError) in try v.expectBytes("pinUvAuthParam") }
+    }
+
+    /// The subcommand byte, then the encoded parameters: what pinUvAuthParam covers (after a
+    /// command-specific prefix). Our reader only accepts canonical CBOR, so re-encoding is exact.
+    var subCommandAndParams: [UInt8] { [UInt8(subCommand.rawValue)] + (params?.encoded ?? []) }
+}

@@ -46,22 +46,27 @@ struct PowerCycle: ParsableCommand {
     func run() throws { try options.send("power-cycle \(options.key)") }
 }
 
+/// What `vfido approve` and `vfido deny` share: which key, and how long to wait for a prompt.
+struct AnswerOptions: ParsableArguments {
+    @OptionGroup var control: ControlOptions
+    @Option(name: .long, help: ArgumentHelp("Wait this long for a prompt to appear.", valueName: "seconds"))
+    var wait: Double = 0
+
+    func answer(_ verb: String) throws { try control.send("\(verb) \(control.key) \(Int(wait * 1000))") }
+}
+
 struct Approve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Approve the oldest prompt waiting on a key served with --presence control.")
-    @OptionGroup var options: ControlOptions
-    @Option(name: .long, help: ArgumentHelp("Wait this long for a prompt to appear.", valueName: "seconds"))
-    var wait: Double = 0
-    func run() throws { try options.send("approve \(options.key) \(Int(wait * 1000))") }
+    @OptionGroup var options: AnswerOptions
+    func run() throws { try options.answer("approve") }
 }
 
 struct Deny: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Refuse the oldest prompt waiting on a key served with --presence control.")
-    @OptionGroup var options: ControlOptions
-    @Option(name: .long, help: ArgumentHelp("Wait this long for a prompt to appear.", valueName: "seconds"))
-    var wait: Double = 0
-    func run() throws { try options.send("deny \(options.key) \(Int(wait * 1000))") }
+    @OptionGroup var options: AnswerOptions
+    func run() throws { try options.answer("deny") }
 }
 
 struct Prompts: ParsableCommand {

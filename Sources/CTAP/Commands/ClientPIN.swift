@@ -222,24 +222,44 @@ extension Authenticator {
         try storeCall { try store.saveSecret(StoredPin.storeName, encoded) }
     }
 
+    /// Checks a pinUvAuthParam over `message` by the current token, which must hold
+    /// `permission`. Shared by authenticatorConfig, credential management and large blobs.
+    func verifyTokenParam(_ param: [UInt8], protocol number: Int?, message: [UInt8], permission: TokenPermissions) throws(CTAPError) {
+        guard let number else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
+        guard let proto = PinUvAuthProtocol(rawValue: number) else { throw CTAPError(.invalidParameter, "pinUvAuthProtocol \(number)") }
+        guard pinSession.tokenInUse, let issued = pinSession.tokenIssuedAt, clock.now - issued <= PinUvSession.tokenLifetime,
+              proto.verify(key: pinSession.token, message, signature: param) else {
+            throw CTAPError(.pinAuthInvalid, "pinUvAuthParam does not verify")
+        }
+        guard pinSession.permissions.contains(permission) else {
+            throw CTAPError(.pinAuthInvalid, "token lacks permission 0x\(String(permission.rawValue, radix: 16))")
+        }
+    }
+
     /// Checks a pinUvAuthParam over clientDataHash for makeCredential or getAssertion
     /// (CTAP 2.1 §6.1.2 step 11, §6.2.2 step 9) and binds the token to the RP on first use.
     func verifyPinUvAuthParam(_ param: [UInt8], protocol number: Int?, clientDataHash: [UInt8],
                               permission: TokenPermissions, rpId: String) throws(CTAPError) {
-        guard let number else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
-        guard let proto = PinUvAuthProtocol(rawValue: number) else { throw CTAPError(.invalidParameter, "pinUvAuthProtocol \(number)") }
-        guard pinSession.tokenInUse, let issued = pinSession.tokenIssuedAt, clock.now - issued <= PinUvSession.tokenLifetime else {
-            throw CTAPError(.pinAuthInvalid, "no pinUvAuthToken in use")
-        }
-        guard proto.verify(key: pinSession.token, clientDataHash, signature: param) else {
-            throw CTAPError(.pinAuthInvalid, "pinUvAuthParam does not verify")
-        }
-        guard pinSession.permissions.contains(permission) else { throw CTAPError(.pinAuthInvalid, "token lacks the permission") }
+        try verifyTokenParam(param, protocol: number, message: clientDataHash, permission: permission)
         if let bound = pinSession.permissionsRPID, bound != rpId {
             throw CTAPError(.pinAuthInvalid, "token is bound to \(bound)")
         }
         pinSession.permissionsRPID = rpId
         guard pinSession.userVerified else { throw CTAPError(.pinAuthInvalid, "token has no user verification") }
+    }
+
+    /// Step 11 of makeCredential, step 9 of getAssertion: the user is verified by the token
+    /// (pinUvAuthParam) or by built-in UV, which is also the touch. Returns the flags earned.
+    func verifyUser(pinUvAuthParam param: [UInt8]?, protocol number: Int?, clientDataHash: [UInt8], permission: TokenPermissions,
+                    builtInUV: Bool, asking request: UserPresenceRequest) async throws(CTAPError) -> AuthenticatorData.Flags {
+        if let param {
+            try verifyPinUvAuthParam(param, protocol: number, clientDataHash: clientDataHash, permission: permission,
+                                     rpId: request.rpId ?? "")
+            return [.userVerified]
+        }
+        guard builtInUV else { return [] }
+        try await performBuiltInUV(request)
+        return [.userVerified, .userPresent]
     }
 
     /// Steps 1 and 2 of makeCredential and getAssertion (CTAP 2.1 §6.1.2, §6.2.2): an empty

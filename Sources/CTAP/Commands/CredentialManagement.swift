@@ -2,34 +2,16 @@ import CBOR
 import Foundation
 
 /// authenticatorCredentialManagement (CTAP 2.1 §6.8), also answered as the 2.1-PRE command 0x41.
-struct CredentialManagementRequest {
-    enum Key: Int { case subCommand = 0x01, subCommandParams = 0x02, pinUvAuthProtocol = 0x03, pinUvAuthParam = 0x04 }
+enum CredentialManagementSubCommand: Int {
+    case getCredsMetadata = 0x01, enumerateRPsBegin = 0x02, enumerateRPsGetNextRP = 0x03
+    case enumerateCredentialsBegin = 0x04, enumerateCredentialsGetNextCredential = 0x05
+    case deleteCredential = 0x06, updateUserInformation = 0x07
+}
+
+typealias CredentialManagementRequest = SubcommandRequest<CredentialManagementSubCommand>
+
+extension SubcommandRequest where SubCommand == CredentialManagementSubCommand {
     enum ParamKey: Int { case rpIDHash = 0x01, credentialID = 0x02, user = 0x03 }
-    enum SubCommand: Int {
-        case getCredsMetadata = 0x01, enumerateRPsBegin = 0x02, enumerateRPsGetNextRP = 0x03
-        case enumerateCredentialsBegin = 0x04, enumerateCredentialsGetNextCredential = 0x05
-        case deleteCredential = 0x06, updateUserInformation = 0x07
-    }
-
-    var subCommand: SubCommand
-    var params: CBORValue?
-    var pinUvAuthProtocol: Int?
-    var pinUvAuthParam: [UInt8]?
-
-    init(_ p: Parameters) throws(CTAPError) {
-        let sub = try p.required(Key.subCommand).expectInt("subCommand")
-        guard let subCommand = SubCommand(rawValue: sub) else { throw CTAPError(.invalidSubcommand, "credentialManagement subcommand \(sub)") }
-        self.subCommand = subCommand
-        if let params = p[Key.subCommandParams] {
-            _ = try params.expectMap("subCommandParams")
-            self.params = params
-        }
-        pinUvAuthProtocol = try p[Key.pinUvAuthProtocol].map { v throws(CTAPError) in try v.expectInt("pinUvAuthProtocol") }
-        pinUvAuthParam = try p[Key.pinUvAuthParam].map { v throws(CTAPError) in try v.expectBytes("pinUvAuthParam") }
-    }
-
-    /// What pinUvAuthParam authenticates: the subcommand byte, then the encoded parameters.
-    var authenticatedMessage: [UInt8] { [UInt8(subCommand.rawValue)] + (params?.encoded ?? []) }
 
     func param(_ key: ParamKey) throws(CTAPError) -> CBORValue {
         guard let value = params?[int: key.rawValue] else { throw CTAPError(.missingParameter, "subCommandParams \(key)") }
@@ -50,7 +32,7 @@ extension Authenticator {
     }
 
     func credentialManagement(_ parameters: Parameters) throws(CTAPError) -> CBORValue? {
-        let request = try CredentialManagementRequest(parameters)
+        let request = try CredentialManagementRequest(parameters, command: "credentialManagement")
         switch request.subCommand {
         case .enumerateRPsGetNextRP, .enumerateCredentialsGetNextCredential:
             return try nextEnumerated(request.subCommand)
@@ -102,7 +84,7 @@ extension Authenticator {
     /// pinUvAuthParam over the subcommand and its parameters, by a token with the `cm` permission.
     func authorizeCredentialManagement(_ request: CredentialManagementRequest) throws(CTAPError) {
         guard let param = request.pinUvAuthParam else { throw CTAPError(.puatRequired, "credential management needs a pinUvAuthToken") }
-        try verifyTokenParam(param, protocol: request.pinUvAuthProtocol, message: request.authenticatedMessage,
+        try verifyTokenParam(param, protocol: request.pinUvAuthProtocol, message: request.subCommandAndParams,
                              permission: .credentialManagement)
     }
 
@@ -116,7 +98,7 @@ extension Authenticator {
         return credential
     }
 
-    func nextEnumerated(_ sub: CredentialManagementRequest.SubCommand) throws(CTAPError) -> CBORValue {
+    func nextEnumerated(_ sub: CredentialManagementSubCommand) throws(CTAPError) -> CBORValue {
         switch (pendingEnumeration, sub) {
         case (.rps(var rest), .enumerateRPsGetNextRP) where !rest.isEmpty:
             let next = rest.removeFirst()

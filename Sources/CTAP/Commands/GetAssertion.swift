@@ -66,16 +66,10 @@ extension Authenticator {
         let salts = try request.extensions.hmacSecret?.open(with: pinSession.keyAgreementKey)
 
         // Step 9 (before locating, since credProtect depends on it): user verification.
-        var flags: AuthenticatorData.Flags = []
-        if let param = request.pinUvAuthParam {
-            try verifyPinUvAuthParam(param, protocol: request.pinUvAuthProtocol, clientDataHash: request.clientDataHash,
-                                     permission: .getAssertion, rpId: request.rpId)
-            flags.insert(.userVerified)
-        } else if builtInUV {
-            try await performBuiltInUV(UserPresenceRequest(operation: .getAssertion, rpId: request.rpId))
-            flags.insert(.userVerified)
-            if userPresence { flags.insert(.userPresent) }
-        }
+        var flags = try await verifyUser(pinUvAuthParam: request.pinUvAuthParam, protocol: request.pinUvAuthProtocol,
+                                         clientDataHash: request.clientDataHash, permission: .getAssertion, builtInUV: builtInUV,
+                                         asking: UserPresenceRequest(operation: .getAssertion, rpId: request.rpId))
+        if !userPresence { flags.remove(.userPresent) }  // a silent request reports no touch
 
         // Step 7: locate eligible credentials.
         let rpIdHash = Digest.sha256(request.rpId)

@@ -97,15 +97,10 @@ extension Authenticator {
         let mcSalts = try extensions.hmacSecret ? extensions.hmacSecretMC?.open(with: pinSession.keyAgreementKey) : nil
 
         // Step 11: user verification, by token or built in (which is also the touch).
-        var flags: AuthenticatorData.Flags = []
-        if let param = request.pinUvAuthParam {
-            try verifyPinUvAuthParam(param, protocol: request.pinUvAuthProtocol, clientDataHash: request.clientDataHash,
-                                     permission: .makeCredential, rpId: request.rpId)
-            flags.insert(.userVerified)
-        } else if builtInUV {
-            try await performBuiltInUV(UserPresenceRequest(operation: .makeCredential, rpId: request.rpId, userName: request.userName))
-            flags.formUnion([.userVerified, .userPresent])
-        }
+        let asking = UserPresenceRequest(operation: .makeCredential, rpId: request.rpId, userName: request.userName)
+        var flags = try await verifyUser(pinUvAuthParam: request.pinUvAuthParam, protocol: request.pinUvAuthProtocol,
+                                         clientDataHash: request.clientDataHash, permission: .makeCredential,
+                                         builtInUV: builtInUV, asking: asking)
 
         let rpIdHash = Digest.sha256(request.rpId)
         let userVerified = flags.contains(.userVerified)
@@ -115,7 +110,7 @@ extension Authenticator {
         for descriptor in request.excludeList where descriptor.type == "public-key" {
             if let candidate = try locate(descriptor.id, rpIdHash: rpIdHash), candidate.source.credProtect < 3 || userVerified {
                 if !flags.contains(.userPresent) {
-                    let result = await presence.confirm(UserPresenceRequest(operation: .makeCredential, rpId: request.rpId, userName: request.userName))
+                    let result = await presence.confirm(asking)
                     if result == .cancelled { throw CTAPError(.keepaliveCancel) }
                 }
                 throw CTAPError(.credentialExcluded, "excludeList names an existing credential")
@@ -130,7 +125,7 @@ extension Authenticator {
         }
         // Step 12: user presence, unless built-in UV already was the touch.
         if !flags.contains(.userPresent) {
-            try await requireUserPresence(UserPresenceRequest(operation: .makeCredential, rpId: request.rpId, userName: request.userName))
+            try await requireUserPresence(asking)
             flags.insert(.userPresent)
         }
 
