@@ -34,6 +34,9 @@ public actor HIDSession {
     /// Starts the timer that sends KEEPALIVEs and expires stalled messages.
     public func start() {
         guard ticker == nil else { return }
+        presence?.whenWaitBegins { [weak self] in
+            Task { await self?.userPresenceNeeded() }
+        }
         ticker = Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: HIDSession.tick)
@@ -61,6 +64,10 @@ public actor HIDSession {
     func onTick() {
         perform(machine.poll(now: .now))
         perform(machine.keepalive(presence?.isWaiting == true ? .userPresenceNeeded : .processing))
+    }
+
+    func userPresenceNeeded() {
+        perform(machine.keepalive(.userPresenceNeeded))
     }
 
     func perform(_ actions: [CTAPHIDStateMachine.Action]) {

@@ -191,6 +191,15 @@ public final class TrackedPresence: UserPresence, @unchecked Sendable {
     let inner: UserPresence
     private let lock = NSLock()
     private var waiting = 0
+    private var onWaitBegins: (@Sendable () -> Void)?
+
+    /// Called as each wait begins, before the user is asked: the session sends UPNEEDED at once
+    /// rather than on its next tick, so a quick answer never leaves the platform uninformed.
+    public func whenWaitBegins(_ call: @escaping @Sendable () -> Void) {
+        lock.lock()
+        onWaitBegins = call
+        lock.unlock()
+    }
 
     public init(_ inner: UserPresence) { self.inner = inner }
 
@@ -203,7 +212,15 @@ public final class TrackedPresence: UserPresence, @unchecked Sendable {
     public func confirm(_ request: UserPresenceRequest) async -> UserPresenceResult {
         adjust(+1)
         defer { adjust(-1) }
+        waitBegins()
         return await inner.confirm(request)
+    }
+
+    private func waitBegins() {
+        lock.lock()
+        let notify = onWaitBegins
+        lock.unlock()
+        notify?()
     }
 
     private func adjust(_ delta: Int) {
