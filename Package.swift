@@ -4,6 +4,7 @@ import PackageDescription
 // Layers (dependencies point one way; see docs/architecture.md):
 //   CBOR  <-  CTAP  <-  CredentialStore  <-  VirtualKey  <-  vfido
 //   CTAPHID (knows no CTAP)  <-  VirtualKey
+//   CBOR  <-  RelyingParty (knows no CTAP: an independent verifier)  <-  RelyingPartyServer  <-  vfido
 let package = Package(
     name: "vfido",
     platforms: [.macOS(.v14)],
@@ -17,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
         // Strict CBOR reader with hard limits and a canonical (CTAP2) writer. No dependencies.
@@ -42,9 +45,11 @@ let package = Package(
         .target(name: "UHID"),
         // SQLite from the system (libsqlite3-dev).
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // A thin typed wrapper over SQLite, shared by the key's store and the RP's.
+        .target(name: "SQLite", dependencies: ["CSQLite"]),
         // Durable, encrypted implementation of CTAP.CredentialStore.
         .target(name: "CredentialStore", dependencies: [
-            "CTAP", "CBOR", "CSQLite",
+            "CTAP", "CBOR", "SQLite",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Composition root: wiring transports to the core, prompt policy, logging.
@@ -54,9 +59,27 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // WebAuthn relying-party verification (L3 §7.1/§7.2). Shares only CBOR with the key.
+        .target(name: "RelyingParty", dependencies: [
+            "CBOR",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ]),
+        // The Mosaic-style HTTP API, hosted pages and tokens, over RelyingParty.
+        .target(name: "RelyingPartyServer", dependencies: [
+            "RelyingParty", "SQLite",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .executableTarget(name: "vfido", dependencies: [
-            "VirtualKey", "CTAP",
+            "VirtualKey", "CTAP", "RelyingPartyServer", "RelyingParty",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "X509", package: "swift-certificates"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "vfido-bench", dependencies: [
@@ -77,6 +100,20 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "RelyingPartyTests", dependencies: [
+            "RelyingParty", "CBOR",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ]),
+        .testTarget(name: "RelyingPartyServerTests", dependencies: [
+            "RelyingPartyServer", "RelyingParty", "CBOR",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "VirtualKeyTests", dependencies: ["VirtualKey", "CTAP", "CTAPHID", "CBOR"]),
     ],

@@ -1,6 +1,7 @@
 import CTAP
 import Crypto
 import Foundation
+import SQLite
 
 /// Errors of the durable store, with what to do about them.
 public enum CredentialStoreError: Error, CustomStringConvertible {

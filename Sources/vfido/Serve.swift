@@ -2,6 +2,7 @@ import ArgumentParser
 import CTAP
 import Foundation
 import Logging
+import RelyingPartyServer
 import VirtualKey
 
 struct Serve: AsyncParsableCommand {
@@ -25,9 +26,17 @@ struct Serve: AsyncParsableCommand {
 
             A control socket (<state>/control.sock, 0600) serves `vfido power-cycle`, \
             `vfido approve`, `vfido deny` and `vfido prompts`.
+
+            The bundled test relying party runs alongside on http://localhost:8080 (a demo page, \
+            the Mosaic-style WebAuthn API, hosted registration and login pages); --no-rp turns \
+            it off, the --rp-* options configure it (see `vfido rp serve --help`).
             """)
 
     @OptionGroup var stateOptions: StateOptions
+    @OptionGroup(title: "Relying party") var rp: RPOptions
+
+    @Flag(name: .customLong("no-rp"), help: "Do not start the bundled test relying party.")
+    var noRp = false
 
     @Option(name: .long, help: ArgumentHelp(
         "Where to listen for CTAPHID-over-UDP reports. With several keys, key n uses port + n - 1.", valueName: "host:port"))
@@ -122,6 +131,7 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("--usbip \(usbip) is not a loopback address; add --allow-remote if you mean it (USB/IP has no authentication)")
             }
         }
+        if !noRp { try rp.validate(allowRemote: allowRemote) }
         if noUdp && noUsbip && !uhid { throw ValidationError("--no-udp and --no-usbip together leave no way to reach the key") }
     }
 
@@ -169,11 +179,29 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("vfido serve: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        print(banner(daemon, configuration))
+        var relyingParty: RPServer.Running?
+        var rpConfiguration: RPConfiguration?
+        if !noRp {
+            do {
+                let rpConfig = try rp.configuration(stateDirectory: stateOptions.directory)
+                relyingParty = try await RPServer.start(rpConfig, logger: logger)
+                rpConfiguration = rpConfig
+            } catch {
+                FileHandle.standardError.write(Data("vfido serve: the relying party did not start on \(rp.address): \(error) (--no-rp skips it)\n".utf8))
+                await daemon.stop()
+                throw ExitCode(1)
+            }
+        }
+        var lines = banner(daemon, configuration).components(separatedBy: "\n")
+        if let relyingParty, let rpConfiguration {
+            lines.insert(contentsOf: RPOptions.banner(relyingParty, rpConfiguration), at: lines.count - 1)
+        }
+        print(lines.joined(separator: "\n"))
         fflush(nil)
 
         await termination.wait()
         logger.info("shutting down")
+        await relyingParty?.stop()
         await daemon.stop()
     }
 }

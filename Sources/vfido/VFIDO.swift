@@ -11,10 +11,11 @@ struct VFIDO: AsyncParsableCommand {
             resident keys) and shows itself to clients over the UDP simulator convention: one \
             64-byte HID report per datagram on 127.0.0.1:8111.
 
-            Start with `vfido serve`; its output says how to connect python-fido2 or libfido2.
+            Start with `vfido serve`; its output says how to connect python-fido2 or libfido2,
+            and where the bundled test relying party (http://localhost:8080) listens.
             State (credentials, keys, attestation) lives in $XDG_DATA_HOME/vfido, or
             ~/.local/share/vfido, unless --state says otherwise.
             """,
         version: version,
-        subcommands: [Serve.self, Attestation.self, Credentials.self, PowerCycle.self, Approve.self, Deny.self, Prompts.self])
+        subcommands: [Serve.self, RelyingPartyCommand.self, Attestation.self, Credentials.self, PowerCycle.self, Approve.self, Deny.self, Prompts.self])
 }

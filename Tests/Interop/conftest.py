@@ -22,13 +22,21 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Daemon:
-    """`vfido serve` on its own UDP port and state directory."""
+    """`vfido serve` on its own UDP port, relying-party port and state directory."""
 
     def __init__(self, state: Path, *args: str):
         self.state = state
         self.args = args
         self.port = free_udp_port()
+        self.rp_port = free_tcp_port()
+        self.rp_url = f"http://localhost:{self.rp_port}"
         self.log_path = state.parent / f"vfido-{self.port}.log"
         self.proc: subprocess.Popen | None = None
         self.start()
@@ -38,6 +46,8 @@ class Daemon:
         cmd = [str(VFIDO), "serve", "--state", str(self.state), "--udp", f"127.0.0.1:{self.port}", *self.args]
         if "--usbip" not in self.args:
             cmd.append("--no-usbip")
+        if "--no-rp" not in self.args and "--rp" not in self.args:
+            cmd += ["--rp", f"127.0.0.1:{self.rp_port}"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True)
         banner = []
         deadline = time.time() + 30

@@ -57,7 +57,7 @@ def test_serve_says_where_it_listens_and_how_to_connect(daemon):
 
 
 def test_udp_port_in_use_is_a_clear_error(daemon, vfido_bin, tmp_path):
-    result = run(vfido_bin, "serve", "--ephemeral", "--no-usbip", "--udp", f"127.0.0.1:{daemon.port}", check=False)
+    result = run(vfido_bin, "serve", "--ephemeral", "--no-usbip", "--no-rp", "--udp", f"127.0.0.1:{daemon.port}", check=False)
     assert result.returncode != 0
     assert f"cannot listen on UDP 127.0.0.1:{daemon.port}" in result.stderr
 
@@ -68,6 +68,6 @@ def test_usbip_port_in_use_is_a_clear_error(start_daemon, vfido_bin):
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        result = run(vfido_bin, "serve", "--ephemeral", "--no-udp", "--usbip", f"127.0.0.1:{port}", check=False)
+        result = run(vfido_bin, "serve", "--ephemeral", "--no-udp", "--no-rp", "--usbip", f"127.0.0.1:{port}", check=False)
     assert result.returncode != 0
     assert f"cannot listen for USB/IP on 127.0.0.1:{port}" in result.stderr

@@ -34,7 +34,7 @@ class TerminalDaemon:
             fd = os.open(str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             os.dup2(fd, 2)
             os.execv(str(VFIDO), [str(VFIDO), "serve", "--state", str(self.state), "--udp", f"127.0.0.1:{self.port}",
-                                  "--no-usbip", "--presence", "terminal", "--prompt-timeout", str(timeout)])
+                                  "--no-usbip", "--no-rp", "--presence", "terminal", "--prompt-timeout", str(timeout)])
         self.screen = ""
         self.read_until("Stop with", 30)
 

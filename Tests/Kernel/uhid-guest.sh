@@ -17,7 +17,7 @@ wait_for() {  # path, present|absent, tenths of a second
     return 1
 }
 start_vfido() {
-    chroot /hostroot "$VFIDO" serve --uhid --ephemeral --no-udp > /tmp/vfido.log 2>&1 &
+    chroot /hostroot "$VFIDO" serve --uhid --ephemeral --no-udp --no-rp > /tmp/vfido.log 2>&1 &
     VFIDO_PID=$!
 }
 wait_for_key() {  # fails at once if vfido dies before its hidraw node appears

@@ -14,7 +14,7 @@ Tests/Kernel/build-guest.sh || exit 1
 echo "host: guest ready in $((SECONDS - t0)) s"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-setsid "$VFIDO" serve --ephemeral --keys 2 --no-udp --usbip "127.0.0.1:$port" > "$LOGS/vfido.log" 2>&1 &
+setsid "$VFIDO" serve --ephemeral --keys 2 --no-udp --no-rp --usbip "127.0.0.1:$port" > "$LOGS/vfido.log" 2>&1 &
 vfido_pid=$!
 trap 'kill -TERM -- -$vfido_pid 2>/dev/null; wait $vfido_pid 2>/dev/null' EXIT
 for _ in $(seq 100); do

@@ -34,7 +34,7 @@ gcc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$WORK/shim.so" Tests/Libfido2/vf
 export LD_PRELOAD=$WORK/shim.so VFIDO_UDP=127.0.0.1:$PORT
 
 start_vfido() {
-    "$VFIDO" serve --state "$WORK/state" --udp "127.0.0.1:$PORT" --no-usbip --reset-window 0 >"$WORK/banner" 2>>"$WORK/vfido.log" &
+    "$VFIDO" serve --state "$WORK/state" --udp "127.0.0.1:$PORT" --no-usbip --no-rp --reset-window 0 >"$WORK/banner" 2>>"$WORK/vfido.log" &
     pid=$!
     for _ in $(seq 100); do grep -q "Stop with" "$WORK/banner" 2>/dev/null && return; sleep 0.1; done
     fail "vfido did not start"

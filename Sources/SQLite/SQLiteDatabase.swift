@@ -1,17 +1,18 @@
 import CSQLite
 import Foundation
 
-/// A thin, typed wrapper over the SQLite C API: just what the store needs.
-struct SQLiteError: Error, CustomStringConvertible {
-    var code: Int32
-    var message: String
-    var description: String { "SQLite error \(code): \(message)" }
+/// A thin, typed wrapper over the SQLite C API: just what vfido's two stores (the key's
+/// credentials, the relying party's users) need.
+public struct SQLiteError: Error, CustomStringConvertible {
+    public var code: Int32
+    public var message: String
+    public var description: String { "SQLite error \(code): \(message)" }
 }
 
-final class SQLiteDatabase {
+public final class SQLiteDatabase {
     let handle: OpaquePointer
 
-    init(path: String) throws {
+    public init(path: String) throws {
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
@@ -26,7 +27,7 @@ final class SQLiteDatabase {
 
     deinit { sqlite3_close(handle) }
 
-    func execute(_ sql: String) throws {
+    public func execute(_ sql: String) throws {
         var message: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &message)
         if rc != SQLITE_OK {
@@ -37,13 +38,13 @@ final class SQLiteDatabase {
     }
 
     /// A bindable value.
-    enum Value {
+    public enum Value: Sendable {
         case int(Int64), real(Double), text(String), blob([UInt8]), null
     }
 
     /// Runs a statement and returns its rows as arrays of values.
     @discardableResult
-    func query(_ sql: String, _ bindings: [Value] = []) throws -> [[Value]] {
+    public func query(_ sql: String, _ bindings: [Value] = []) throws -> [[Value]] {
         var statement: OpaquePointer?
         guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
             throw SQLiteError(code: sqlite3_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
@@ -88,7 +89,7 @@ final class SQLiteDatabase {
         return rows
     }
 
-    func transaction<T>(_ body: () throws -> T) throws -> T {
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
@@ -102,8 +103,8 @@ final class SQLiteDatabase {
 }
 
 extension SQLiteDatabase.Value {
-    var int: Int64? { if case .int(let v) = self { return v } else { return nil } }
-    var real: Double? { if case .real(let v) = self { return v } else { return nil } }
-    var text: String? { if case .text(let v) = self { return v } else { return nil } }
-    var blob: [UInt8]? { if case .blob(let v) = self { return v } else { return nil } }
+    public var int: Int64? { if case .int(let v) = self { return v } else { return nil } }
+    public var real: Double? { if case .real(let v) = self { return v } else { return nil } }
+    public var text: String? { if case .text(let v) = self { return v } else { return nil } }
+    public var blob: [UInt8]? { if case .blob(let v) = self { return v } else { return nil } }
 }

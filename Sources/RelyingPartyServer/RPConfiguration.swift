@@ -1,0 +1,54 @@
+import Foundation
+import RelyingParty
+
+/// An application registered with the RP: what `client_id` / `client_secret` name, and where
+/// its hosted pages may send the browser back to.
+public struct RPClient: Sendable {
+    public var id: String
+    public var secret: String
+    /// Prefixes a redirect_uri must start with.
+    public var redirectURIPrefixes: [String]
+
+    public init(id: String, secret: String, redirectURIPrefixes: [String]) {
+        self.id = id
+        self.secret = secret
+        self.redirectURIPrefixes = redirectURIPrefixes
+    }
+}
+
+/// Everything the test RP is configured with. The defaults are the embedded ones `make run`
+/// uses: RP ID `localhost`, origin `http://localhost:8080`, one demo client.
+public struct RPConfiguration: Sendable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    public var identity: RelyingPartyIdentity
+    public var clients: [RPClient]
+    /// SQLite file, or ":memory:".
+    public var databasePath: String
+    public var attestation: AttestationPolicy = .init()
+    /// The attestation conveyance the options ask for ("none" unless trust roots are configured).
+    public var attestationConveyance: String = "none"
+    /// Default and bounds (seconds) for a ceremony's `timeout`; the Mosaic API allows 30-600.
+    public var ceremonyTimeout: TimeInterval = 300
+    public var minimumTimeout: TimeInterval = 30
+    public var crossDeviceTimeout: TimeInterval = 300
+    public var tokenLifetime: TimeInterval = 3600
+    /// The issuer in tokens: this server's base URL.
+    public var issuer: String
+
+    public static let demoClient = RPClient(id: "vfido-demo", secret: "vfido-demo-secret",
+                                            redirectURIPrefixes: ["http://localhost", "http://127.0.0.1", "/"])
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, rpID: String = "localhost", origins: [String]? = nil,
+                clients: [RPClient] = [RPConfiguration.demoClient], databasePath: String = ":memory:") {
+        self.host = host
+        self.port = port
+        let defaultOrigin = port == 80 ? "http://\(rpID)" : "http://\(rpID):\(port)"
+        self.identity = RelyingPartyIdentity(id: rpID, name: "vfido test RP", origins: Set(origins ?? [defaultOrigin]))
+        self.clients = clients
+        self.databasePath = databasePath
+        self.issuer = defaultOrigin + "/cis"
+    }
+
+    func client(_ id: String) -> RPClient? { clients.first { $0.id == id } }
+}
