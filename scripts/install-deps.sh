@@ -25,11 +25,13 @@ build_packages=(libsqlite3-dev)
 kernel_packages=(usbip fido2-tools qemu-system-x86 busybox-static cpio)
 # the libfido2/OpenSSH tier: the tools, the header and a compiler for the shim, ssh-keygen
 libfido2_packages=(fido2-tools libfido2-dev gcc libc6-dev openssh-client)
+# the browser tier: headless Chromium driving the RP's hosted pages
+browser_packages=(chromium)
 
 mapfile -t missing < <(missing_of "${build_packages[@]}")
 if [[ "$what" == test ]]; then
     python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
-    mapfile -t -O "${#missing[@]}" missing < <(missing_of "${kernel_packages[@]}" "${libfido2_packages[@]}")
+    mapfile -t -O "${#missing[@]}" missing < <(missing_of "${kernel_packages[@]}" "${libfido2_packages[@]}" "${browser_packages[@]}")
 fi
 
 if ((${#missing[@]})); then
@@ -40,7 +42,7 @@ if ((${#missing[@]})); then
         echo "!! install them (sudo apt-get install ${missing[*]}) or run this as root" >&2
         # Only the build packages and the venv are fatal; the other tiers report themselves.
         for p in "${missing[@]}"; do
-            [[ " ${kernel_packages[*]} ${libfido2_packages[*]} " == *" $p "* ]] || exit 1
+            [[ " ${kernel_packages[*]} ${libfido2_packages[*]} ${browser_packages[*]} " == *" $p "* ]] || exit 1
         done
     fi
 fi
@@ -52,7 +54,7 @@ if [[ "$what" == test ]]; then
     fi
     stamp=.venv/.requirements-installed
     if [[ ! -f $stamp || Tests/Interop/requirements.txt -nt $stamp ]]; then
-        echo "== creating .venv with the interop peers (python-fido2, py_webauthn, pytest)"
+        echo "== creating .venv with the interop peers (python-fido2, py_webauthn, pytest, websocket-client)"
         python3 -m venv .venv
         .venv/bin/pip install -q --disable-pip-version-check -r Tests/Interop/requirements.txt
         touch "$stamp"

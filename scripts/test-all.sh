@@ -39,6 +39,12 @@ libfido2_blocker() {
     [[ -f /usr/include/fido.h ]] || echo "libfido2-dev is not installed (run make test as root to install it)"
 }
 kernel_uhid() { Tests/Kernel/uhid-tier.sh; }
+browser_pages() {
+    VFIDO_BIN=.build/debug/vfido .venv/bin/python -m pytest -q -s -p no:cacheprovider Tests/Browser
+}
+browser_blocker() {
+    command -v chromium >/dev/null || echo "chromium is not installed (run make test as root to install it)"
+}
 
 # What the kernel tier needs, and why it cannot run when something is missing.
 kernel_blocker() {
@@ -67,10 +73,16 @@ else
     not_here "4+5 USB/IP: host usbip list, and a QEMU guest kernel" "$blocker"
     not_here "5b uhid: vfido inside a QEMU guest kernel" "$blocker"
 fi
+blocker=$(browser_blocker)
+if [[ -z "$blocker" ]]; then
+    tier "6 browser: headless Chromium (DevTools virtual authenticator) on the RP's hosted pages" browser_pages
+else
+    echo "!!!! tier 6 (headless Chromium on the hosted pages) CANNOT RUN HERE: $blocker"
+    not_here "6 browser: headless Chromium on the RP's hosted pages" "$blocker"
+fi
 tier "7 fuzz smoke (libFuzzer, ${FUZZ_SECONDS:-10} s per target)" fuzz_smoke
 not_here "2 in-process end to end (RP <-> WebAuthnClient <-> key)" "not built yet (issue 7)"
 not_here "5c kernel tier: Chromium in the guest on the attached key" "not built yet (issue 7)"
-not_here "6 browser page logic (headless Chromium)" "not built yet (issue 6)"
 
 echo
 echo "================ summary"

@@ -130,7 +130,7 @@ enum Pages {
         <h1>vfido test relying party</h1>
         <p>A WebAuthn relying party for testing security keys. Attach vfido (or any key), pick a
         username, register a passkey, then sign in with it.</p>
-        <form method="get"><input name="username" id="username" value="alice" aria-label="username" required>
+        <form method="get"><input name="username" id="username" value="alice" aria-label="username">
         <button formaction="/demo/register">Register a passkey</button>
         <button formaction="/demo/login">Sign in</button></form>
         <p>Sign in with an empty username to use a discoverable passkey.</p>
@@ -200,6 +200,11 @@ extension RPRoutes {
                 ("response_type", "code"), ("client_id", demo.id), ("redirect_uri", "/demo/done"), ("scope", "openid"),
                 ("login_hint", username.isEmpty ? nil : username),
             ]))
+        }
+        // A redirect target that only shows what it was given (for tests that exchange codes themselves).
+        router.get("/demo/echo") { request, _ in
+            let items = request.uri.queryParameters.map { (String($0.key), String($0.value)) }.sorted { $0.0 < $1.0 }
+            return Self.html(Pages.result("Redirect received", items))
         }
         router.get("/demo/done") { request, _ in
             let query = request.uri.queryParameters
