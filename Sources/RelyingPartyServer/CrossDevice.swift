@@ -99,17 +99,23 @@ extension RPService {
 
     // MARK: authenticating device
 
-    func attachDevice(_ id: String?) throws(APIError) -> AttachDeviceResult {
+    /// Moves an open ticket to `status` (attach: scanned; abort: aborted).
+    func move(_ id: String?, to status: CrossDeviceTicket.Status) throws(APIError) -> CrossDeviceTicket {
         try run {
             var ticket = try ticket(id)
             guard ticket.isOpen else {
                 throw APIError(.badRequest, "cross_device_ticket_closed", "the cross-device flow is already \(ticket.status.rawValue)")
             }
-            ticket.status = .scanned
+            ticket.status = status
             try save(id ?? "", ticket)
-            return AttachDeviceResult(status: ticket.status.rawValue, started_at: ISO8601DateFormatter().string(from: ticket.startedAt),
-                                      approval_data: ticket.approvalData)
+            return ticket
         }
+    }
+
+    func attachDevice(_ id: String?) throws(APIError) -> AttachDeviceResult {
+        let ticket = try move(id, to: .scanned)
+        return AttachDeviceResult(status: ticket.status.rawValue, started_at: ISO8601DateFormatter().string(from: ticket.startedAt),
+                                  approval_data: ticket.approvalData)
     }
 
     func crossDeviceStatus(_ id: String?) throws(APIError) -> CrossDeviceStatus {
@@ -120,15 +126,7 @@ extension RPService {
     }
 
     func crossDeviceAbort(_ id: String?) throws(APIError) -> CrossDeviceStatus {
-        try run {
-            var ticket = try ticket(id)
-            guard ticket.isOpen else {
-                throw APIError(.badRequest, "cross_device_ticket_closed", "the cross-device flow is already \(ticket.status.rawValue)")
-            }
-            ticket.status = .aborted
-            try save(id ?? "", ticket)
-            return CrossDeviceStatus(status: ticket.status.rawValue, session_id: nil)
-        }
+        CrossDeviceStatus(status: try move(id, to: .aborted).status.rawValue, session_id: nil)
     }
 
     func crossDeviceRegisterStart(_ id: String?) throws(APIError) -> (String, CreationOptions) {
