@@ -22,6 +22,17 @@ not_here() {  # name, reason
     summary+=("NOT RUN  $1: $2")
 }
 
+tier_if() {  # blocker function, name, command: runs the tier, or says loudly why it cannot
+    local blocker
+    blocker=$($1)
+    if [[ -z "$blocker" ]]; then
+        tier "$2" "$3"
+    else
+        echo "!!!! tier $2 CANNOT RUN HERE: $blocker"
+        not_here "$2" "$blocker"
+    fi
+}
+
 unit() { swift test --skip-build --parallel; }
 interop() {
     VFIDO_BIN=.build/debug/vfido .venv/bin/python -m pytest -q -p no:cacheprovider Tests/Interop
@@ -57,29 +68,10 @@ kernel_blocker() {
 
 tier "1 unit (swift test)" unit
 tier "3 interop over UDP (python-fido2, py_webauthn)" interop
-blocker=$(libfido2_blocker)
-if [[ -z "$blocker" ]]; then
-    tier "3b libfido2 tools and OpenSSH through the UDP shim" libfido2
-else
-    echo "!!!! tier 3b (libfido2 tools and OpenSSH) CANNOT RUN HERE: $blocker"
-    not_here "3b libfido2 tools and OpenSSH" "$blocker"
-fi
-blocker=$(kernel_blocker)
-if [[ -z "$blocker" ]]; then
-    tier "4+5 USB/IP: host usbip list, and a QEMU guest kernel attaching two keys" kernel_usbip
-    tier "5b uhid: vfido inside a QEMU guest kernel, used through hidraw" kernel_uhid
-else
-    echo "!!!! tiers 4+5 and 5b (USB/IP and uhid in a real kernel) CANNOT RUN HERE: $blocker"
-    not_here "4+5 USB/IP: host usbip list, and a QEMU guest kernel" "$blocker"
-    not_here "5b uhid: vfido inside a QEMU guest kernel" "$blocker"
-fi
-blocker=$(browser_blocker)
-if [[ -z "$blocker" ]]; then
-    tier "6 browser: headless Chromium (DevTools virtual authenticator) on the RP's hosted pages" browser_pages
-else
-    echo "!!!! tier 6 (headless Chromium on the hosted pages) CANNOT RUN HERE: $blocker"
-    not_here "6 browser: headless Chromium on the RP's hosted pages" "$blocker"
-fi
+tier_if libfido2_blocker "3b libfido2 tools and OpenSSH through the UDP shim" libfido2
+tier_if kernel_blocker "4+5 USB/IP: host usbip list, and a QEMU guest kernel attaching two keys" kernel_usbip
+tier_if kernel_blocker "5b uhid: vfido inside a QEMU guest kernel, used through hidraw" kernel_uhid
+tier_if browser_blocker "6 browser: headless Chromium (DevTools virtual authenticator) on the RP's hosted pages" browser_pages
 tier "7 fuzz smoke (libFuzzer, ${FUZZ_SECONDS:-10} s per target)" fuzz_smoke
 not_here "2 in-process end to end (RP <-> WebAuthnClient <-> key)" "not built yet (issue 7)"
 not_here "5c kernel tier: Chromium in the guest on the attached key" "not built yet (issue 7)"

@@ -104,13 +104,10 @@ extension RPService {
     }
 
     func hostedLoginComplete(_ credential: SubmittedCredential, sessionID: String?) throws(APIError) -> String {
-        let requestID: String = try run {
-            let (_, session) = try session(for: credential, named: sessionID, kind: .authentication, flow: .hostedLogin)
-            return session.flowID ?? ""
-        }
-        let authenticated = try completeAuthentication(credential, sessionID: sessionID, flow: .hostedLogin, flowID: requestID)
+        let authenticated = try completeAuthentication(credential, sessionID: sessionID, flow: .hostedLogin)
         return try run {
-            guard let (request, _) = try store.get("login_request", id: requestID, as: LoginRequest.self) else {
+            guard let requestID = authenticated.flowID,
+                  let (request, _) = try store.get("login_request", id: requestID, as: LoginRequest.self) else {
                 throw APIError(.notFound, "login_request_not_found", "the login request is gone")
             }
             let code = try issueCode(authenticated, redirectURI: request.redirectURI)

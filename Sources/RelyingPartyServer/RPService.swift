@@ -35,6 +35,8 @@ public struct Authenticated: Sendable {
     public var credential: RPCredential
     public var approvalData: [String: String]?
     public var sessionID: String
+    /// The hosted-login request, ticket or auth session the ceremony belonged to.
+    public var flowID: String? = nil
 }
 
 /// The RP's behaviour, independent of HTTP: ceremonies, users, credentials, flows. An actor, so
@@ -309,7 +311,8 @@ public actor RPService {
             let sessionID = Self.randomID()
             try store.put("login_session", id: sessionID, LoginSession(userID: user.id, approvalData: session.approvalData),
                           expires: now().addingTimeInterval(configuration.tokenLifetime))
-            return Authenticated(user: user, credential: updated, approvalData: session.approvalData, sessionID: sessionID)
+            return Authenticated(user: user, credential: updated, approvalData: session.approvalData, sessionID: sessionID,
+                                 flowID: session.flowID)
         }
     }
 

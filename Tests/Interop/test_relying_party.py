@@ -151,6 +151,13 @@ def clear_up(data: bytearray):
     data[32] &= ~0x01
 
 
+def client_inputs(options: dict, tamper: str) -> tuple[dict, str | None]:
+    """What the test's browser is given: another challenge, or another origin, for those tampers."""
+    if tamper == "challenge":
+        options = {**options, "challenge": base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()}
+    return options, "http://evil.localhost:1" if tamper == "origin" else None
+
+
 def tampered(cred: dict, tamper: str) -> dict:
     """The credential JSON with one thing changed after the key signed it (challenge, origin and
     unknown-credential tampering happen before: the client is given other inputs)."""
@@ -175,10 +182,7 @@ REGISTRATION_TAMPERS = {
 @pytest.mark.parametrize("tamper", sorted(REGISTRATION_TAMPERS))
 def test_tampered_registration_is_refused_by_the_rp_and_py_webauthn(rp, tamper):
     start = rp.ok(f"POST {API}/register/start", {"client_id": CLIENT_ID, "username": "mallory"})
-    options = start["credential_creation_options"]
-    if tamper == "challenge":
-        options = {**options, "challenge": base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()}
-    reg = rp.create(options, origin="http://evil.localhost:1" if tamper == "origin" else None)
+    reg = rp.create(*client_inputs(start["credential_creation_options"], tamper))
     cred = tampered(registered_json(reg), tamper)
     status, answer = rp.post(f"{API}/external/register", {"webauthn_encoded_result": sdk_wrapper(start["webauthn_session_id"], cred),
                                                           "external_user_id": "m"}, token=rp.client_token)
@@ -207,10 +211,7 @@ def test_tampered_assertion_is_refused_by_the_rp_and_py_webauthn(rp, tamper):
         rp.create(other["credential_creation_options"])
     before = rp.users()
     start = rp.ok(f"POST {API}/authenticate/start", {"client_id": CLIENT_ID})
-    options = start["credential_request_options"]
-    if tamper == "challenge":
-        options = {**options, "challenge": base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()}
-    selection = rp.select(options, "http://evil.localhost:1" if tamper == "origin" else None)
+    selection = rp.select(*client_inputs(start["credential_request_options"], tamper))
     responses = [selection.get_response(i) for i in range(len(selection.get_assertions()))]
     wanted = reg_cred["id"] if tamper != "unknown credential" else None
     resp = next(r for r in responses if (asserted_json(r)["id"] == wanted) == (wanted is not None))
