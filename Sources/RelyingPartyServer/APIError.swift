@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import RelyingParty
 
@@ -31,8 +32,6 @@ public struct APIError: Error, HTTPResponseError, Sendable, Equatable {
     static func ticketNotFound() -> APIError { APIError(.notFound, "cross_device_ticket_not_found", "no cross-device ticket with that ID") }
     static func unauthorized(_ message: String) -> APIError { APIError(.unauthorized, "unauthorized", message) }
 }
-
-import Foundation
 
 extension JSONEncoder {
     static var api: JSONEncoder {

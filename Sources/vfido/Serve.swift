@@ -230,7 +230,7 @@ extension Serve {
         }
         if !noUdp {
             lines.append("  python-fido2  CtapHidDevice over a UDP CtapHidConnection to \(udp) (see docs/usage.md)")
-            lines.append("  libfido2      LD_PRELOAD=<udp shim> fido2-token -I udp:\(udp)")
+            lines.append("  libfido2      LD_PRELOAD=vfido_udp_shim.so fido2-token -I vfido-udp:\(udp)   (see docs/usage.md)")
         }
         if let socket = configuration.controlSocketPath {
             lines.append("  control       vfido power-cycle|approve|deny|prompts\(stateOptions.state.map { " --state \($0)" } ?? "")   (socket \(socket))")
