@@ -76,8 +76,20 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // The platform half of a browser: options JSON -> CTAP2 over CTAPHID -> PublicKeyCredential JSON.
+        // Knows no authenticator internals (it speaks to any key over a HID report transport).
+        .target(name: "WebAuthnClient", dependencies: [
+            "CBOR", "CTAPHID",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
+        ]),
+        // `vfido e2e`: every seed flow of the relying-party API through the client and a key.
+        .target(name: "EndToEnd", dependencies: [
+            "WebAuthnClient", "VirtualKey", "CTAP", "RelyingPartyServer",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "vfido", dependencies: [
-            "VirtualKey", "CTAP", "RelyingPartyServer", "RelyingParty",
+            "VirtualKey", "EndToEnd", "CTAP", "RelyingPartyServer", "RelyingParty",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Logging", package: "swift-log"),
