@@ -18,6 +18,9 @@ public struct RPClient: Sendable {
 
 /// Everything the test RP is configured with. The defaults are the embedded ones `make run`
 /// uses: RP ID `localhost`, origin `http://localhost:8080`, one demo client.
+/// WebAuthn's ResidentKeyRequirement (L3 §5.4.6).
+public enum ResidentKeyRequirement: String, Sendable, CaseIterable { case required, preferred, discouraged }
+
 public struct RPConfiguration: Sendable {
     public var host: String = "127.0.0.1"
     public var port: Int = 8080
@@ -28,6 +31,9 @@ public struct RPConfiguration: Sendable {
     public var attestation: AttestationPolicy = .init()
     /// The attestation conveyance the options ask for ("none" unless trust roots are configured).
     public var attestationConveyance: String = "none"
+    /// What the options ask of authenticators (the Mosaic tenant settings).
+    public var residentKey: ResidentKeyRequirement = .preferred
+    public var userVerification: UserVerificationRequirement = .preferred
     /// Default and bounds (seconds) for a ceremony's `timeout`; the Mosaic API allows 30-600.
     public var ceremonyTimeout: TimeInterval = 300
     public var minimumTimeout: TimeInterval = 30

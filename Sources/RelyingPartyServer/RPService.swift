@@ -169,7 +169,7 @@ public actor RPService {
             let handle = existing?.userHandle ?? Self.randomBytes(32)
             let exclude = limitSingleCredentialToDevice ? try existing.map { try store.credentials(userID: $0.id) } ?? [] : []
             let session = CeremonySession(kind: .registration, flow: flow, flowID: flowID, clientID: clientID,
-                                          challenge: Self.randomBytes(32), userVerification: .preferred,
+                                          challenge: Self.randomBytes(32), userVerification: config.userVerification,
                                           expiresAt: now().addingTimeInterval(timeout), userID: existing?.id, username: username,
                                           displayName: displayName ?? existing?.displayName ?? username, userHandle: handle,
                                           externalUserID: externalUserID ?? existing?.externalUserID)
@@ -180,7 +180,8 @@ public actor RPService {
                 challenge: Base64URL.encode(session.challenge),
                 pubKeyCredParams: [COSEAlgorithm.es256, .edDSA, .es384, .rs256].map { .init(alg: $0.rawValue) },
                 timeout: Int(timeout * 1000), attestation: config.attestationConveyance,
-                authenticatorSelection: .init(residentKey: "preferred", requireResidentKey: false, userVerification: "preferred"),
+                authenticatorSelection: .init(residentKey: config.residentKey.rawValue, requireResidentKey: config.residentKey == .required,
+                                              userVerification: config.userVerification.rawValue),
                 excludeCredentials: exclude.map { CredentialDescriptor(id: Base64URL.encode($0.id), transports: $0.transports.isEmpty ? nil : $0.transports) })
             return (id, options)
         }
@@ -267,13 +268,13 @@ public actor RPService {
                 challenge = Array(SHA256.hash(data: raw + data))
             }
             let session = CeremonySession(kind: .authentication, flow: flow, flowID: flowID, clientID: clientID,
-                                          challenge: challenge, userVerification: .preferred,
+                                          challenge: challenge, userVerification: config.userVerification,
                                           expiresAt: now().addingTimeInterval(timeout),
                                           allowCredentials: allow?.map(\.id), approvalData: approvalData)
             let id = try openSession(session)
             let options = RequestOptions(
                 challenge: Base64URL.encode(challenge), timeout: Int(timeout * 1000), rpId: config.identity.id,
-                userVerification: "preferred",
+                userVerification: config.userVerification.rawValue,
                 allowCredentials: (allow ?? []).map { CredentialDescriptor(id: Base64URL.encode($0.id), transports: $0.transports.isEmpty ? nil : $0.transports) },
                 rawChallenge: approvalData == nil ? nil : Base64URL.encode(raw))
             return (id, options)

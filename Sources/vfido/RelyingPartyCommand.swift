@@ -41,6 +41,14 @@ struct RPOptions: ParsableArguments {
         valueName: "seconds"))
     var ceremonyTimeout: Double = 300
 
+    @Option(name: .customLong("rp-resident-key"), help: ArgumentHelp(
+        "What registration options ask for: required, preferred or discouraged.", valueName: "requirement"))
+    var residentKey: String = "preferred"
+
+    @Option(name: .customLong("rp-user-verification"), help: ArgumentHelp(
+        "What every ceremony asks for, and the RP then enforces: required, preferred or discouraged.", valueName: "requirement"))
+    var userVerification: String = "preferred"
+
     @Option(name: .customLong("rp-database"), help: ArgumentHelp(
         "The relying party's SQLite file, or :memory:.", discussion: "Default: <state>/rp.sqlite3 (memory with --ephemeral).",
         valueName: "path"))
@@ -52,6 +60,8 @@ struct RPOptions: ParsableArguments {
         if !allowRemote && !address.isLoopback {
             throw ValidationError("--rp \(address) is not a loopback address; add --allow-remote if you mean it")
         }
+        if ResidentKeyRequirement(rawValue: residentKey) == nil { throw ValidationError("--rp-resident-key must be required, preferred or discouraged") }
+        if UserVerificationRequirement(rawValue: userVerification) == nil { throw ValidationError("--rp-user-verification must be required, preferred or discouraged") }
         if !(1...3600).contains(ceremonyTimeout) { throw ValidationError("--rp-ceremony-timeout must be between 1 and 3600 seconds") }
         for client in clients where !client.contains(":") { throw ValidationError("--rp-client \(client) must look like id:secret") }
     }
@@ -73,6 +83,8 @@ struct RPOptions: ParsableArguments {
         configuration.ceremonyTimeout = ceremonyTimeout
         configuration.minimumTimeout = min(30, ceremonyTimeout)
         configuration.crossDeviceTimeout = ceremonyTimeout
+        configuration.residentKey = ResidentKeyRequirement(rawValue: residentKey) ?? .preferred
+        configuration.userVerification = UserVerificationRequirement(rawValue: userVerification) ?? .preferred
         if !attestationRoots.isEmpty {
             configuration.attestation.trustRoots = try attestationRoots.map { file in
                 do {
