@@ -53,6 +53,16 @@ kernel_uhid() { Tests/Kernel/uhid-tier.sh; }
 browser_pages() {
     VFIDO_BIN=.build/debug/vfido .venv/bin/python -m pytest -q -s -p no:cacheprovider Tests/Browser
 }
+end_to_end() {
+    VFIDO_BIN=.build/debug/vfido .venv/bin/python -m pytest -q -p no:cacheprovider Tests/EndToEnd
+}
+kernel_browser() { VFIDO_BIN=.build/debug/vfido .venv/bin/python Tests/Kernel/browser-tier.py; }
+kernel_browser_blocker() {
+    local blocker
+    blocker=$(kernel_blocker)
+    [[ -n "$blocker" ]] && { echo "$blocker"; return; }
+    browser_blocker
+}
 browser_blocker() {
     command -v chromium >/dev/null || echo "chromium is not installed (run make test as root to install it)"
 }
@@ -67,14 +77,14 @@ kernel_blocker() {
 }
 
 tier "1 unit (swift test)" unit
+tier "2 end to end: vfido e2e (RP <-> WebAuthnClient <-> CTAPHID <-> key), in process and over UDP" end_to_end
 tier "3 interop over UDP (python-fido2, py_webauthn)" interop
 tier_if libfido2_blocker "3b libfido2 tools and OpenSSH through the UDP shim" libfido2
 tier_if kernel_blocker "4+5 USB/IP: host usbip list, and a QEMU guest kernel attaching two keys" kernel_usbip
 tier_if kernel_blocker "5b uhid: vfido inside a QEMU guest kernel, used through hidraw" kernel_uhid
+tier_if kernel_browser_blocker "5c Chromium in a QEMU guest: hosted registration + login on vfido attached over USB/IP" kernel_browser
 tier_if browser_blocker "6 browser: headless Chromium (DevTools virtual authenticator) on the RP's hosted pages" browser_pages
 tier "7 fuzz smoke (libFuzzer, ${FUZZ_SECONDS:-10} s per target)" fuzz_smoke
-not_here "2 in-process end to end (RP <-> WebAuthnClient <-> key)" "not built yet (issue 7)"
-not_here "5c kernel tier: Chromium in the guest on the attached key" "not built yet (issue 7)"
 
 echo
 echo "================ summary"
