@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-import urllib.error
-import urllib.request
 
 from fido2 import cbor
 from fido2.client import DefaultClientDataCollector, Fido2Client, UserInteraction
 from fido2.webauthn import PublicKeyCredentialCreationOptions, PublicKeyCredentialRequestOptions
 
+from http_json import call
 from webauthn_oracles import assertion_json, b64url, registration_json
 
 CLIENT_ID = "vfido-demo"
@@ -34,25 +33,7 @@ class RP:
                                                       "client_secret": CLIENT_SECRET})[1]["access_token"]
 
     def request(self, method: str, path: str, body=None, token: str | None = None, form=False) -> tuple[int, dict]:
-        headers = {}
-        data = None
-        if body is not None:
-            if form:
-                data = "&".join(f"{k}={urllib.parse.quote(str(v))}" for k, v in body.items()).encode()
-                headers["Content-Type"] = "application/x-www-form-urlencoded"
-            else:
-                data = json.dumps(body).encode()
-                headers["Content-Type"] = "application/json"
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                text = r.read().decode()
-                return r.status, json.loads(text) if text.startswith(("{", "[")) else {"_text": text}
-        except urllib.error.HTTPError as e:
-            text = e.read().decode()
-            return e.code, json.loads(text) if text.startswith("{") else {"_text": text}
+        return call(self.base, method, path, body, token, form)
 
     def post(self, path, body=None, token=None, form=False):
         return self.request("POST", path, body if body is not None else {}, token, form)
