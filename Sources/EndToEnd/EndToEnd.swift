@@ -63,7 +63,6 @@ public struct Report: Sendable, Codable {
 public func runEndToEnd(_ options: EndToEndOptions, logger: Logger) async throws -> Report {
     var embedded: RPServer.Running?
     var daemon: Daemon?
-    defer { _ = (embedded, daemon) }
     let started = ContinuousClock.now
 
     // The relying party: the given one, or ours on a free loopback port (origin http://localhost:PORT).

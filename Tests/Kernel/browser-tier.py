@@ -31,9 +31,12 @@ VFIDO = Path(os.environ.get("VFIDO_BIN", ROOT / ".build/debug/vfido")).resolve()
 LOGS = Path(os.environ.get("LOGS", ROOT / ".build/kernel-logs"))
 CLIENT_ID, CLIENT_SECRET = "vfido-demo", "vfido-demo-secret"
 T0 = time.monotonic()
-# What the RP's options ask for (Mosaic tenant settings). RK_UV="preferred preferred" tries others.
+# What the RP's options ask for (the tenant's settings; RK=... UV=... try others). Headless
+# Chromium cannot answer dialogs: asked for residentKey "preferred" by a key that has no PIN, it
+# reads getInfo and then waits (seen here: nothing more reaches the key in 5 minutes), so the
+# tier asks for a non-discoverable credential, and user verification "preferred".
 RP_REQUIREMENTS = ["--rp-resident-key", os.environ.get("RK", "discouraged"),
-                   "--rp-user-verification", os.environ.get("UV", "discouraged")]
+                   "--rp-user-verification", os.environ.get("UV", "preferred")]
 
 
 def say(text: str) -> None:
@@ -142,7 +145,8 @@ def run(vfido, rp: str, usbip_port: int, rp_port: int, cb_port: int) -> None:
                "redirect_uri": f"http://localhost:{cb_port}/registered"}, token=client_token)
     url = f"{page}/cis/hosted/passkey/passkey-registration?register_webauthn_cred_token={hint['register_webauthn_cred_token']}"
     env = LOGS / "browser-guest.env"
-    env.write_text(f"PORT={usbip_port}\nBUSID=1-1\nPAGEPORT={rp_port}\nCBPORT={cb_port}\nURL='{url}'\n")
+    env.write_text(f"PORT={usbip_port}\nBUSID=1-1\nPAGEPORT={rp_port}\nCBPORT={cb_port}\nURL='{url}'\n"
+                   f"WAIT={int(os.environ.get('WAIT', 300))}\n")
     say(f"hosted registration for {user} ready; booting the guest (TCG, 2 GiB)")
 
     started = time.monotonic()
