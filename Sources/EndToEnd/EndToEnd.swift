@@ -34,6 +34,10 @@ public struct Report: Sendable, Codable {
     public var key: String
     public var results: [FlowResult]
     public var seconds: Double
+    /// Every ceremony's credential (written with `--ceremonies FILE`, not in the report itself).
+    public var ceremonies: [Ceremony] = []
+
+    enum CodingKeys: String, CodingKey { case rp, origin, key, results, seconds }
 
     public var failed: [String] { results.filter { $0.outcome == .failed }.map(\.flow) }
 
@@ -141,7 +145,8 @@ public func runEndToEnd(_ options: EndToEndOptions, logger: Logger) async throws
     await embedded?.stop()
     let total = ContinuousClock.now - started
     return Report(rp: base.absoluteString, origin: origin, key: keyName, results: results,
-                  seconds: Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18)
+                  seconds: Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18,
+                  ceremonies: runner.ceremonies)
 }
 
 /// Routes the in-process key's replies back into the client's transport.

@@ -70,7 +70,20 @@ final class FlowRunner: @unchecked Sendable {
     }
 
     func create(_ options: CreationOptions) async throws -> PublicKeyCredential {
-        do { return try await client.create(options) } catch { throw FlowFailure("create(): \(error)") }
+        let credential: PublicKeyCredential
+        do { credential = try await client.create(options) } catch { throw FlowFailure("create(): \(error)") }
+        record(credential, challenge: options.challenge, rpID: options.rp.id)
+        return credential
+    }
+
+    /// Each ceremony's credential with what it answered, for a verifier outside this program.
+    var ceremonies: [Ceremony] = []
+
+    func record(_ credential: PublicKeyCredential, challenge: String, rpID: String?) {
+        let host = URLComponents(string: client.origin)?.host ?? ""
+        ceremonies.append(Ceremony(kind: credential.isRegistration ? "registration" : "assertion", challenge: challenge,
+                                   rpID: rpID ?? host, origin: client.origin,
+                                   credential: String(decoding: credential.toJSON(), as: UTF8.self)))
     }
 
     func get(_ options: RequestOptions, as username: String? = nil) async throws -> PublicKeyCredential {
@@ -78,7 +91,10 @@ final class FlowRunner: @unchecked Sendable {
         if let username, let handle = userHandles[username] {
             client.chooseAccount = { accounts in accounts.firstIndex { $0.userHandle.map(Base64URL.encode) == handle } ?? -1 }
         }
-        do { return try await client.get(options) } catch { throw FlowFailure("get(): \(error)") }
+        let assertion: PublicKeyCredential
+        do { assertion = try await client.get(options) } catch { throw FlowFailure("get(): \(error)") }
+        record(assertion, challenge: options.challenge, rpID: options.rpId)
+        return assertion
     }
 
     /// The claims of a JWT (the RP's tokens; their signatures are checked by the interop tier).
@@ -238,6 +254,7 @@ final class FlowRunner: @unchecked Sendable {
             }
             let assertion: PublicKeyCredential
             do { assertion = try await client.get(options) } catch { throw FlowFailure("get() as \(name): \(error)") }
+            record(assertion, challenge: options.challenge, rpID: options.rpId)
             offered = max(offered, seen.value)
             let tokens = try await http.ok("POST", "\(Self.api)/authenticate",
                                            json: ["webauthn_encoded_result": assertion.jsonObject()], token: clientToken)
@@ -349,6 +366,16 @@ final class FlowRunner: @unchecked Sendable {
         try expect(answer.string("status") == expected, "the ticket is \(answer.string("status") ?? "-"), not \(expected)")
         return answer
     }
+}
+
+/// One create() or get() as the relying party saw it: the challenge it issued, the RP ID and
+/// origin it expects, and the credential's toJSON().
+public struct Ceremony: Sendable, Codable {
+    public var kind: String
+    public var challenge: String
+    public var rpID: String
+    public var origin: String
+    public var credential: String
 }
 
 /// How many accounts the account picker was shown (written from the picker closure).

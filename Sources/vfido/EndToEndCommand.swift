@@ -40,6 +40,11 @@ struct EndToEndCommand: AsyncParsableCommand {
         "Seconds the timeout flow waits for an idle cross-device ticket to time out (SKIP after that).", valueName: "seconds"))
     var timeoutWait: Double = 15
 
+    @Option(help: ArgumentHelp(
+        "Write every ceremony (challenge, RP ID, origin, the credential's toJSON) to this file as JSON, for another verifier.",
+        valueName: "file"))
+    var ceremonies: String?
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
@@ -66,6 +71,11 @@ struct EndToEndCommand: AsyncParsableCommand {
         var logger = Logger(label: "vfido.e2e")
         logger.logLevel = verbose ? .info : .critical  // the report says what failed
         let report = try await runEndToEnd(options, logger: logger)
+        if let ceremonies {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
+            try encoder.encode(report.ceremonies).write(to: URL(fileURLWithPath: ceremonies))
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -79,6 +79,31 @@ def test_json_report_has_a_time_per_flow():
     assert report["origin"].startswith("http://localhost:") and report["key"].startswith("in-process")
 
 
+def test_py_webauthn_verifies_every_ceremony_of_the_client(tmp_path):
+    """The WebAuthn client's output checked by a verifier that is not ours: py_webauthn verifies
+    each registration against the challenge, RP ID and origin, and each assertion against the
+    public key its registration yielded."""
+    from webauthn import verify_authentication_response, verify_registration_response
+    from webauthn.helpers import base64url_to_bytes
+
+    run = e2e("--ceremonies", str(tmp_path / "ceremonies.json"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    ceremonies = json.loads((tmp_path / "ceremonies.json").read_text())
+    keys = {}
+    for c in ceremonies:
+        expected = dict(expected_challenge=base64url_to_bytes(c["challenge"]), expected_rp_id=c["rpID"],
+                        expected_origin=c["origin"])
+        if c["kind"] == "registration":
+            verified = verify_registration_response(credential=c["credential"], **expected)
+            keys[json.loads(c["credential"])["id"]] = verified.credential_public_key
+        else:
+            credential_id = json.loads(c["credential"])["id"]
+            verify_authentication_response(credential=c["credential"], credential_public_key=keys[credential_id],
+                                           credential_current_sign_count=0, **expected)
+    kinds = [c["kind"] for c in ceremonies]
+    assert kinds.count("registration") == 5 and kinds.count("assertion") == 6, kinds
+
+
 def test_a_running_key_over_udp_against_a_running_rp(background):
     udp, rp = free_port(socket.SOCK_DGRAM), free_port()
     background("serve", "--ephemeral", "--no-usbip", "--udp", f"127.0.0.1:{udp}", "--rp", f"127.0.0.1:{rp}",
