@@ -13,7 +13,7 @@ def run(vfido_bin, *args, check=True):
 
 def test_top_level_help_names_every_command(vfido_bin):
     out = run(vfido_bin, "--help").stdout
-    for command in ("serve", "rp", "attestation", "creds"):
+    for command in ("serve", "rp", "e2e", "attestation", "creds"):
         assert re.search(rf"^\s+{command}\s+\S", out, re.M), f"{command} is not explained:\n{out}"
     assert "UDP" in out
 
@@ -23,7 +23,9 @@ def test_top_level_help_names_every_command(vfido_bin):
                  "--vid-pid", "--product", "--manufacturer", "--presence", "--attestation", "--reset-window", "--log-level"]),
     (["serve"], ["--no-rp", "--rp", "--rp-id", "--rp-origin", "--rp-client", "--rp-attestation-root", "--rp-ceremony-timeout"]),
     (["rp", "serve"], ["--rp", "--rp-id", "--rp-origin", "--rp-client", "--rp-redirect-prefix", "--rp-attestation-root",
-                       "--rp-require-trusted-attestation", "--rp-ceremony-timeout", "--rp-database", "--allow-remote"]),
+                       "--rp-require-trusted-attestation", "--rp-ceremony-timeout", "--rp-database", "--allow-remote",
+                       "--rp-resident-key", "--rp-user-verification"]),
+    (["e2e"], ["--rp", "--origin", "--udp", "--pin", "--client", "--timeout-wait", "--ceremonies", "--json", "-v, --verbose"]),
     (["attestation", "root"], ["--state", "--ephemeral"]),
     (["creds", "list"], ["--state"]),
 ])
@@ -48,6 +50,11 @@ def test_every_option_has_a_description(vfido_bin, command, options):
     (["serve", "--no-udp", "--no-usbip"], "no way to reach"),
     (["rp", "serve", "--rp", "0.0.0.0:8080"], "--allow-remote"),
     (["rp", "serve", "--rp-client", "nocolon"], "id:secret"),
+    (["rp", "serve", "--rp-resident-key", "always"], "--rp-resident-key"),
+    (["rp", "serve", "--rp-user-verification", "sometimes"], "--rp-user-verification"),
+    (["e2e", "--rp", "not a url"], "--rp"),
+    (["e2e", "--udp", "8111"], "--udp"),
+    (["e2e", "--client", "nocolon"], "id:secret"),
 ])
 def test_bad_options_are_refused_with_the_option_named(vfido_bin, args, message):
     result = run(vfido_bin, *args, check=False)
