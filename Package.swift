@@ -124,7 +124,7 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "WebAuthnClientTests", dependencies: [
-            "WebAuthnClient", "VirtualKey", "CBOR",
+            "WebAuthnClient", "EndToEnd", "CBOR",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),

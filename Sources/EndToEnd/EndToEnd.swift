@@ -41,8 +41,6 @@ public struct Report: Sendable, Codable {
 
     public var failed: [String] { results.filter { $0.outcome == .failed }.map(\.flow) }
 
-    static func seconds(_ duration: Duration) -> String { String(format: "%.2f", Double(duration.components.attoseconds) / 1e18 + Double(duration.components.seconds)) }
-
     /// The table `vfido e2e` prints.
     public var table: String {
         let width = max(4, results.map(\.flow.count).max() ?? 0)
@@ -66,7 +64,7 @@ public struct Report: Sendable, Codable {
 /// Runs every flow and reports each one (a failed flow does not stop the others).
 public func runEndToEnd(_ options: EndToEndOptions, logger: Logger) async throws -> Report {
     var embedded: RPServer.Running?
-    var daemon: Daemon?
+    var key: InProcessKey?
     let started = ContinuousClock.now
 
     // The relying party: the given one, or ours on a free loopback port (origin http://localhost:PORT).
@@ -98,16 +96,9 @@ public func runEndToEnd(_ options: EndToEndOptions, logger: Logger) async throws
         transport = try UDPHIDTransport(host: udp.host, port: udp.port)
         keyName = "udp \(udp.host):\(udp.port)"
     } else {
-        var configuration = DaemonConfiguration(stateDirectory: nil)
-        configuration.udpPort = nil
-        configuration.usbipPort = nil
-        let running = try await Daemon.start(configuration, logger: logger)
-        daemon = running
-        let session = running.keys[0].session
-        let box = TransportBox()
-        let inProcess = InProcessTransport { report in await session.receive(report, reply: box.sink) }
-        box.transport = inProcess
-        transport = inProcess
+        let started = try await InProcessKey.start(logger: logger)
+        key = started
+        transport = started.transport
         keyName = "in-process (fresh, in memory)"
     }
 
@@ -116,7 +107,7 @@ public func runEndToEnd(_ options: EndToEndOptions, logger: Logger) async throws
         _ = try await device.getInfo()
     } catch {
         await transport.close()
-        await daemon?.stop()
+        await key?.daemon.stop()
         await embedded?.stop()
         throw FlowFailure("the key (\(keyName)) does not answer getInfo: \(error)")
     }
@@ -136,23 +127,44 @@ public func runEndToEnd(_ options: EndToEndOptions, logger: Logger) async throws
             result.outcome = .failed
             result.detail = "\(error)"
         }
-        let elapsed = ContinuousClock.now - begin
-        result.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        result.seconds = seconds(ContinuousClock.now - begin)
         results.append(result)
     }
     await transport.close()
-    await daemon?.stop()
+    await key?.daemon.stop()
     await embedded?.stop()
-    let total = ContinuousClock.now - started
     return Report(rp: base.absoluteString, origin: origin, key: keyName, results: results,
-                  seconds: Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18,
+                  seconds: seconds(ContinuousClock.now - started),
                   ceremonies: runner.ceremonies)
 }
 
-/// Routes the in-process key's replies back into the client's transport.
-final class TransportBox: @unchecked Sendable {
-    var transport: InProcessTransport?
-    var sink: ReportSink { ReportSink { [weak self] in self?.transport?.deliver($0) } }
+/// A fresh in-memory vfido key (no network transports) and a client transport wired to its
+/// CTAPHID session: the key of the demo and of the client's unit tests.
+public struct InProcessKey: Sendable {
+    public let daemon: Daemon
+    public let transport: InProcessTransport
+
+    public static func start(logger: Logger) async throws -> InProcessKey {
+        var configuration = DaemonConfiguration(stateDirectory: nil)
+        configuration.udpPort = nil
+        configuration.usbipPort = nil
+        let daemon = try await Daemon.start(configuration, logger: logger)
+        let session = daemon.keys[0].session
+        // The session's replies go to the transport that sends to it: tied after both exist.
+        let replies = Replies()
+        let transport = InProcessTransport { report in await session.receive(report, reply: replies.sink) }
+        replies.transport = transport
+        return InProcessKey(daemon: daemon, transport: transport)
+    }
+
+    final class Replies: @unchecked Sendable {
+        weak var transport: InProcessTransport?
+        var sink: ReportSink { ReportSink { [weak self] in self?.transport?.deliver($0) } }
+    }
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
 func originOf(_ url: URL) -> String {

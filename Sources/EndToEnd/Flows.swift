@@ -86,13 +86,19 @@ final class FlowRunner: @unchecked Sendable {
                                    credential: String(decoding: credential.toJSON(), as: UTF8.self)))
     }
 
-    func get(_ options: RequestOptions, as username: String? = nil) async throws -> PublicKeyCredential {
+    /// get() as the browser; with `username`, the account picker chooses that user's account
+    /// (and `offered` learns how many accounts it was shown).
+    func get(_ options: RequestOptions, as username: String? = nil, offered: AccountCount? = nil) async throws -> PublicKeyCredential {
         var client = self.client
-        if let username, let handle = userHandles[username] {
-            client.chooseAccount = { accounts in accounts.firstIndex { $0.userHandle.map(Base64URL.encode) == handle } ?? -1 }
+        if let username {
+            let handle = userHandles[username]
+            client.chooseAccount = { accounts in
+                offered?.value = accounts.count
+                return accounts.firstIndex { $0.userHandle.map(Base64URL.encode) == handle } ?? -1
+            }
         }
         let assertion: PublicKeyCredential
-        do { assertion = try await client.get(options) } catch { throw FlowFailure("get(): \(error)") }
+        do { assertion = try await client.get(options) } catch { throw FlowFailure("get()\(username.map { " as \($0)" } ?? ""): \(error)") }
         record(assertion, challenge: options.challenge, rpID: options.rpId)
         return assertion
     }
@@ -245,16 +251,8 @@ final class FlowRunner: @unchecked Sendable {
             let start = try await http.ok("POST", "\(Self.api)/authenticate/start", json: ["client_id": clientID])
             let options = try requestOptions(start)
             try expect(options.allowCredentials?.isEmpty ?? true, "a usernameless request with an allow list")
-            var client = self.client
-            let handle = userHandles[name]
             let seen = AccountCount()
-            client.chooseAccount = { accounts in
-                seen.value = accounts.count
-                return accounts.firstIndex { $0.userHandle.map(Base64URL.encode) == handle } ?? -1
-            }
-            let assertion: PublicKeyCredential
-            do { assertion = try await client.get(options) } catch { throw FlowFailure("get() as \(name): \(error)") }
-            record(assertion, challenge: options.challenge, rpID: options.rpId)
+            let assertion = try await get(options, as: name, offered: seen)
             offered = max(offered, seen.value)
             let tokens = try await http.ok("POST", "\(Self.api)/authenticate",
                                            json: ["webauthn_encoded_result": assertion.jsonObject()], token: clientToken)
@@ -324,7 +322,7 @@ final class FlowRunner: @unchecked Sendable {
         let started = ContinuousClock.now
         while ContinuousClock.now - started < timeoutWait {
             let status = try await http.ok("GET", "\(xd)/status?cross_device_ticket_id=\(ticket)").string("status")
-            if status == "timeout" { return "timed out after \(Report.seconds(ContinuousClock.now - started)) s" }
+            if status == "timeout" { return "timed out after \(String(format: "%.2f", seconds(ContinuousClock.now - started))) s" }
             try expect(status == "pending", "an idle ticket went \(status ?? "-")")
             try await Task.sleep(for: .milliseconds(200))
         }

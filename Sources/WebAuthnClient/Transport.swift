@@ -15,21 +15,27 @@ public protocol HIDReportTransport: Sendable {
 /// Reports from the key, kept in arrival order until the client asks for them. Delivery is
 /// synchronous (no task per report), so order survives.
 final class ReportQueue: @unchecked Sendable {
+    private struct Waiter {
+        var id: Int
+        var continuation: CheckedContinuation<[UInt8]?, Never>
+        var timer: Task<Void, Never>?
+    }
     private let lock = NSLock()
     private var buffered: [[UInt8]] = []
-    private var waiter: (id: Int, continuation: CheckedContinuation<[UInt8]?, Never>)?
+    private var waiter: Waiter?
     private var nextWaiter = 0
 
     func deliver(_ report: [UInt8]) {
-        let waiting: CheckedContinuation<[UInt8]?, Never>? = lock.withLock {
+        let waiting: Waiter? = lock.withLock {
             if let waiter {
                 self.waiter = nil
-                return waiter.continuation
+                return waiter
             }
             if buffered.count < 4096 { buffered.append(report) }
             return nil
         }
-        waiting?.resume(returning: report)
+        waiting?.timer?.cancel()
+        waiting?.continuation.resume(returning: report)
     }
 
     func next(timeout: Duration) async -> [UInt8]? {
@@ -40,24 +46,25 @@ final class ReportQueue: @unchecked Sendable {
                     return nil
                 }
                 nextWaiter += 1
-                waiter = (nextWaiter, continuation)
+                waiter = Waiter(id: nextWaiter, continuation: continuation)
                 return nextWaiter
             }
             guard let id else { return }
-            Task { [weak self] in
+            let timer = Task { [weak self] in
                 try? await Task.sleep(for: timeout)
-                self?.expire(id)
+                if !Task.isCancelled { self?.expire(id) }
             }
+            lock.withLock { if waiter?.id == id { waiter?.timer = timer } else { timer.cancel() } }
         }
     }
 
     private func expire(_ id: Int) {
-        let expired: CheckedContinuation<[UInt8]?, Never>? = lock.withLock {
+        let expired: Waiter? = lock.withLock {
             guard let waiter, waiter.id == id else { return nil }
             self.waiter = nil
-            return waiter.continuation
+            return waiter
         }
-        expired?.resume(returning: nil)
+        expired?.continuation.resume(returning: nil)
     }
 }
 

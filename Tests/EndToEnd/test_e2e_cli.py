@@ -9,14 +9,16 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "Tests/Interop"))
+from conftest import free_tcp_port, free_udp_port  # noqa: E402
 VFIDO = Path(os.environ.get("VFIDO_BIN", ROOT / ".build/debug/vfido")).resolve()
 FLOWS = ["client token", "registration (logged out)", "authentication with username", "registration (logged in)",
          "hosted registration + redirect", "hosted login (OIDC code)", "usernameless (several accounts)",
@@ -24,12 +26,6 @@ FLOWS = ["client token", "registration (logged out)", "authentication with usern
          "auth-session variant"]
 # Every flow whose ceremony the RP verifies (the abort and timeout paths run no ceremony).
 CEREMONIES = [f for f in FLOWS if f not in ("client token", "cross-device abort", "cross-device timeout")]
-
-
-def free_port(kind=socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def e2e(*args: str) -> subprocess.CompletedProcess:
@@ -105,7 +101,7 @@ def test_py_webauthn_verifies_every_ceremony_of_the_client(tmp_path):
 
 
 def test_a_running_key_over_udp_against_a_running_rp(background):
-    udp, rp = free_port(socket.SOCK_DGRAM), free_port()
+    udp, rp = free_udp_port(), free_tcp_port()
     background("serve", "--ephemeral", "--no-usbip", "--udp", f"127.0.0.1:{udp}", "--rp", f"127.0.0.1:{rp}",
                "--rp-ceremony-timeout", "3")
     run = e2e("--rp", f"http://localhost:{rp}", "--udp", f"127.0.0.1:{udp}", "--json")
@@ -116,7 +112,7 @@ def test_a_running_key_over_udp_against_a_running_rp(background):
 
 
 def test_an_rp_with_another_origin_fails_and_the_failed_flows_are_named(background):
-    rp = free_port()
+    rp = free_tcp_port()
     background("rp", "serve", "--ephemeral", "--rp", f"127.0.0.1:{rp}", "--rp-origin", f"http://other.example:{rp}",
                "--rp-ceremony-timeout", "3")
     run = e2e("--rp", f"http://localhost:{rp}", "--json")
@@ -137,6 +133,6 @@ def test_an_rp_with_another_origin_fails_and_the_failed_flows_are_named(backgrou
 
 
 def test_a_key_that_does_not_answer_is_a_clear_error():
-    run = e2e("--udp", f"127.0.0.1:{free_port(socket.SOCK_DGRAM)}")
+    run = e2e("--udp", f"127.0.0.1:{free_udp_port()}")
     assert run.returncode != 0
     assert "does not answer getInfo" in run.stderr

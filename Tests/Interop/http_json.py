@@ -2,6 +2,7 @@
 shared by the interop tests and the kernel tier's host script."""
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
 import urllib.parse
@@ -28,3 +29,14 @@ def call(base: str, method: str, path: str, body=None, token: str | None = None,
     except urllib.error.HTTPError as e:
         status, text = e.code, e.read().decode()
     return status, json.loads(text) if text.startswith(("{", "[")) else {"_text": text}
+
+
+def b64decode(text: str) -> bytes:
+    """base64url or standard base64, padded or not."""
+    text = text.replace("-", "+").replace("_", "/")
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def jwt_claims(token: str) -> dict:
+    """A JWT's payload (signatures are checked where it matters, with the RP's JWKS)."""
+    return json.loads(b64decode(token.split(".")[1]))

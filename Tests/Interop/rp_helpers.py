@@ -9,17 +9,12 @@ from fido2 import cbor
 from fido2.client import DefaultClientDataCollector, Fido2Client, UserInteraction
 from fido2.webauthn import PublicKeyCredentialCreationOptions, PublicKeyCredentialRequestOptions
 
-from http_json import call
+from http_json import b64decode, call, jwt_claims  # noqa: F401  (re-exported to the tests)
 from webauthn_oracles import assertion_json, b64url, registration_json
 
 CLIENT_ID = "vfido-demo"
 CLIENT_SECRET = "vfido-demo-secret"
 API = "/cis/v1/auth/webauthn"
-
-
-def b64decode(text: str) -> bytes:
-    text = text.replace("-", "+").replace("_", "/")
-    return base64.b64decode(text + "=" * (-len(text) % 4))
 
 
 class RP:
@@ -120,7 +115,3 @@ def with_signature_flipped(credential: dict) -> dict:
         sig[-1] ^= 0x01
         out["response"]["signature"] = b64url(bytes(sig))
     return out
-
-
-def jwt_claims(token: str) -> dict:
-    return json.loads(b64decode(token.split(".")[1]))

@@ -7,11 +7,10 @@ registration page. The registration redirects to a callback served here, which s
 on to the hosted login page for the same user; that one redirects back here with an OIDC code.
 Then this script checks the RP's records (the credential Chromium created is stored for the
 user), exchanges the code for tokens naming the user, checks vfido's log shows the ceremonies
-ran on the key, and prints every step's time. Standard library only."""
+ran on the key, and prints every step's time. Run with the test venv's python (make test does).
+"""
 from __future__ import annotations
 
-import base64
-import json
 import os
 import re
 import signal
@@ -26,7 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "Tests/Interop"))
-from http_json import call  # noqa: E402
+from conftest import free_tcp_port  # noqa: E402  (Tests/Interop/conftest.py)
+from http_json import call, jwt_claims  # noqa: E402
 VFIDO = Path(os.environ.get("VFIDO_BIN", ROOT / ".build/debug/vfido")).resolve()
 LOGS = Path(os.environ.get("LOGS", ROOT / ".build/kernel-logs"))
 CLIENT_ID, CLIENT_SECRET = "vfido-demo", "vfido-demo-secret"
@@ -48,22 +48,11 @@ def fail(text: str) -> None:
     sys.exit(1)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def ok(base, method, path, body=None, token=None, form=False) -> dict:
     status, answer = call(base, method, path, body, token, form)
     if status != 200:
         fail(f"{method} {path} answered {status} {answer}")
     return answer
-
-
-def claims(jwt: str) -> dict:
-    part = jwt.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
 
 
 class Callback(BaseHTTPRequestHandler):
@@ -105,7 +94,7 @@ def main() -> None:
         fail("building the guest")
     say("guest ready")
 
-    usbip_port, rp_port, cb_port = free_port(), free_port(), free_port()
+    usbip_port, rp_port, cb_port = free_tcp_port(), free_tcp_port(), free_tcp_port()
     rp = f"http://127.0.0.1:{rp_port}"
     vfido_log = open(LOGS / "browser-vfido.log", "wb")
     vfido = subprocess.Popen([str(VFIDO), "serve", "--ephemeral", "--no-udp", "--usbip", f"127.0.0.1:{usbip_port}",
@@ -186,8 +175,8 @@ def run(vfido, rp: str, usbip_port: int, rp_port: int, cb_port: int) -> None:
     tokens = ok(rp, "POST", "/oidc/token", {"grant_type": "authorization_code", "code": signed_in["code"],
                                             "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
                                             "redirect_uri": f"http://localhost:{cb_port}/signed-in"}, form=True)
-    if claims(tokens["id_token"])["webauthn_username"] != user:
-        fail(f"the tokens name {claims(tokens['id_token'])}")
+    if jwt_claims(tokens["id_token"])["webauthn_username"] != user:
+        fail(f"the tokens name {jwt_claims(tokens['id_token'])}")
     say(f"the login's code was exchanged for tokens naming {user}")
 
     # Both ceremonies ran on vfido's key (through USB/IP), not on something else.

@@ -3,31 +3,17 @@ import Crypto
 import Foundation
 import Logging
 import Testing
-import VirtualKey
+import EndToEnd
 @testable import WebAuthnClient
 
-/// A fresh in-memory vfido key behind its CTAPHID session, reached in process.
-struct InProcessKey {
-    let daemon: Daemon
-    let transport: InProcessTransport
-
+extension InProcessKey {
     static func start() async throws -> InProcessKey {
-        var configuration = DaemonConfiguration(stateDirectory: nil)
-        configuration.udpPort = nil
-        configuration.usbipPort = nil
-        let daemon = try await Daemon.start(configuration, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
-        let session = daemon.keys[0].session
-        let replies = Replies()
-        let transport = InProcessTransport { report in await session.receive(report, reply: ReportSink { replies.transport?.deliver($0) }) }
-        replies.transport = transport
-        return InProcessKey(daemon: daemon, transport: transport)
+        try await start(logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
     }
 
     func client(origin: String = "http://localhost:8080", pin: String? = nil) -> WebAuthnClient {
         WebAuthnClient(device: CTAP2Device(transport: transport), origin: origin, pin: pin)
     }
-
-    final class Replies: @unchecked Sendable { var transport: InProcessTransport? }
 }
 
 func creation(user: String = "alice", userID: [UInt8] = Array(repeating: 1, count: 16), rk: String = "preferred",
