@@ -123,6 +123,7 @@ def test_make_install_and_uninstall(tmp_path, vfido_bin, prefix, rules_dir):
     for unit in (f"{p}/lib/systemd/system/vfido.service", f"{p}/lib/systemd/user/vfido.service"):
         text = (dest / unit).read_text()
         assert f"ExecStart={prefix}/bin/vfido serve" in text and "@BINDIR@" not in text
+        assert "--no-rp" in text  # a service is the key alone: the test RP would take port 8080 unasked
     assert "--uhid" in (dest / f"{p}/lib/systemd/user/vfido.service").read_text()
     installed = subprocess.run([str(dest / p / "bin" / "vfido"), "--version"], capture_output=True, text=True)
     assert installed.returncode == 0 and installed.stdout.strip()
