@@ -60,6 +60,11 @@ struct RPOptions: ParsableArguments {
         if !allowRemote && !address.isLoopback {
             throw ValidationError("--rp \(address) is not a loopback address; add --allow-remote if you mean it")
         }
+        // The default origin (http://<rp-id>:<port>) is fixed before the socket is bound: with
+        // port 0 it would name port 0 and every ceremony would fail on its origin.
+        if address.port == 0 && origins.isEmpty {
+            throw ValidationError("--rp \(address) lets the system pick the port, so the origin cannot be known in advance; give --rp-origin too")
+        }
         if ResidentKeyRequirement(rawValue: residentKey) == nil { throw ValidationError("--rp-resident-key must be required, preferred or discouraged") }
         if UserVerificationRequirement(rawValue: userVerification) == nil { throw ValidationError("--rp-user-verification must be required, preferred or discouraged") }
         if !(1...3600).contains(ceremonyTimeout) { throw ValidationError("--rp-ceremony-timeout must be between 1 and 3600 seconds") }

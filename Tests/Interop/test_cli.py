@@ -50,6 +50,8 @@ def test_every_option_has_a_description(vfido_bin, command, options):
     (["serve", "--no-udp", "--no-usbip"], "no way to reach"),
     (["rp", "serve", "--rp", "0.0.0.0:8080"], "--allow-remote"),
     (["rp", "serve", "--rp-client", "nocolon"], "id:secret"),
+    (["rp", "serve", "--rp", "127.0.0.1:0"], "--rp-origin"),
+    (["serve", "--rp", "127.0.0.1:0"], "--rp-origin"),
     (["rp", "serve", "--rp-resident-key", "always"], "--rp-resident-key"),
     (["rp", "serve", "--rp-user-verification", "sometimes"], "--rp-user-verification"),
     (["e2e", "--rp", "not a url"], "--rp"),
