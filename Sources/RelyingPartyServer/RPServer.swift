@@ -7,6 +7,7 @@ import NIOCore
 public enum RPServer {
     public static func router(service: RPService) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: NotFoundAsJSON())
         RPRoutes(service: service).add(to: router)
         return router
     }

@@ -122,10 +122,11 @@ struct APITests {
                 let response = try await rp.client.execute(uri: path, method: method, headers: [.contentType: "application/json"],
                                                            body: method == .post ? ByteBuffer(string: "{}") : nil)
                 let json = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body))) as? JSON
-                #expect(json != nil, "\(method) \(path) is not served (status \(response.status))")
+                #expect(json != nil && json?["error_code"] as? String != "endpoint_not_found",
+                        "\(method) \(path) is not served (status \(response.status))")
             }
-            let missing = try await rp.client.execute(uri: "\(api)/no-such-endpoint", method: .post)
-            #expect(missing.status == .notFound && missing.body.readableBytes == 0)
+            try await rp.call(.post, "\(api)/no-such-endpoint", status: .notFound, code: "endpoint_not_found")
+            try await rp.call(.get, "/no/such/page", status: .notFound, code: "endpoint_not_found")
         }
     }
 
