@@ -22,9 +22,10 @@ declare -A targets=(
     [cbor]="Fuzz/CBORReaderFuzz.swift Sources/CBOR/*.swift"
     [ctaphid]="Fuzz/CTAPHIDFuzz.swift Sources/CTAPHID/*.swift"
     [apdu]="Fuzz/APDUFuzz.swift Sources/CTAP/U2F/APDU.swift"
+    [usbip]="Fuzz/USBIPFuzz.swift Sources/USBIP/Protocol.swift Sources/USBIP/USBDevice.swift Sources/USBIP/HIDDevice.swift"
 )
 
-for name in cbor ctaphid apdu; do
+for name in cbor ctaphid apdu usbip; do
     [[ -n "$only" && "$only" != "$name" ]] && continue
     echo "== fuzz target $name: build"
     # shellcheck disable=SC2086
