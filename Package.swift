@@ -98,6 +98,12 @@ let package = Package(
             "VirtualKey", "CTAP", "CBOR", "CTAPHID", "CredentialStore",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // libFuzzer target for the CTAP2 core (Fuzz/run.sh builds it with -sanitize=fuzzer and
+        // -DFUZZING); in a normal build it replays saved inputs.
+        .executableTarget(name: "vfido-fuzz-ctap", dependencies: [
+            "CTAP", "CBOR", "CredentialStore",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], path: "Fuzz/CTAP"),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
         .testTarget(name: "CTAPTests", dependencies: [
             "CTAP", "CBOR", "CredentialStore",
