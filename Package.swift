@@ -98,12 +98,15 @@ let package = Package(
             "VirtualKey", "CTAP", "CBOR", "CTAPHID", "CredentialStore",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        // libFuzzer target for the CTAP2 core (Fuzz/run.sh builds it with -sanitize=fuzzer and
-        // -DFUZZING); in a normal build it replays saved inputs.
+        // libFuzzer targets that need the package's dependencies: the CTAP2 core and the RP's
+        // verifier. Fuzz/run.sh builds them with -sanitize=fuzzer and -DFUZZING; in a normal
+        // build they replay saved inputs (FuzzSupport holds the entry point of both modes).
+        .target(name: "FuzzSupport", path: "Fuzz/Support"),
         .executableTarget(name: "vfido-fuzz-ctap", dependencies: [
-            "CTAP", "CBOR", "CredentialStore",
+            "CTAP", "CBOR", "CredentialStore", "FuzzSupport",
             .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Fuzz/CTAP"),
+        .executableTarget(name: "vfido-fuzz-rp", dependencies: ["RelyingParty", "FuzzSupport"], path: "Fuzz/RP"),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
         .testTarget(name: "CTAPTests", dependencies: [
             "CTAP", "CBOR", "CredentialStore",

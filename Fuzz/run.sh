@@ -2,9 +2,9 @@
 # Builds the libFuzzer targets and runs each for FUZZ_SECONDS (default 30).
 #   Fuzz/run.sh            build and run every target
 #   FUZZ_SECONDS=600 Fuzz/run.sh cbor
-# Targets: cbor, ctaphid, apdu, usbip (swiftc, a few sources each) and ctap (the CTAP2 core with
-# its store, through SwiftPM). A crash is saved as .build/fuzz/crash-*; the ctap one replays
-# with `swift run vfido-fuzz-ctap .build/fuzz/crash-...`.
+# Targets: cbor, ctaphid, apdu, usbip (swiftc, a few sources each), ctap (the CTAP2 core with its
+# store) and rp (the relying party's verifier), the last two through SwiftPM. A crash is saved as
+# .build/fuzz/crash-*; ctap and rp crashes replay with `swift run vfido-fuzz-ctap FILE` (or -rp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.build/fuzz
@@ -44,11 +44,11 @@ declare -A targets=(
     [usbip]="Fuzz/USBIPFuzz.swift Sources/USBIP/Protocol.swift Sources/USBIP/USBDevice.swift Sources/USBIP/HIDDevice.swift"
 )
 
-for name in cbor ctaphid apdu usbip ctap; do
+for name in cbor ctaphid apdu usbip ctap rp; do
     [[ -n "$only" && "$only" != "$name" ]] && continue
     echo "== fuzz target $name: build"
-    if [[ $name == ctap ]]; then
-        build_package_target ctap vfido-fuzz-ctap
+    if [[ $name == ctap || $name == rp ]]; then
+        build_package_target "$name" "vfido-fuzz-$name"
     else
         # shellcheck disable=SC2086
         build "$name" ${targets[$name]}

@@ -1,8 +1,7 @@
 // libFuzzer target for the CTAP2 core: every command's parameter parsing and checks, the PIN
 // protocols, extensions, credential management, large blobs, config and U2F key handles, with
 // the real (in-memory SQLite) credential store behind it. Built by `make fuzz` through SwiftPM
-// (it needs swift-crypto), with -DFUZZING; without it, the same code is a replayer:
-// `vfido-fuzz-ctap FILE|DIR...` runs saved inputs (a crash from the fuzzer, or the seed corpus;
+// (it needs swift-crypto); in a normal build it replays saved inputs (Fuzz/Support;
 // VERBOSE=1 prints each command's status).
 //
 // The input is a sequence of CTAP messages, each a 2-byte little-endian length and that many
@@ -16,6 +15,7 @@ import CredentialStore
 import Crypto
 import CTAP
 import Foundation
+import FuzzSupport
 
 /// Deterministic randomness, so a crashing input reproduces: SHA-256 in counter mode.
 final class SeededRandom: RandomSource, @unchecked Sendable {
@@ -120,38 +120,7 @@ func run(_ input: [UInt8]) {
     precondition((try? store.residentCredentialCount()) == stored.count, "the credential count disagrees with the credentials")
 }
 
-#if FUZZING
-// SwiftPM links an executable's entry point under a name of its own, so libFuzzer's main is never
-// used: @main hands the command line to libFuzzer's driver instead.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
-
 @main
-struct Fuzz {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-            run(Array(UnsafeBufferPointer(start: data, count: size)))
-            return 0
-        })
-    }
+struct Main {
+    static func main() { fuzzMain(run) }
 }
-#else
-@main
-struct Replay {
-    static func main() throws {
-        let paths = CommandLine.arguments.dropFirst().flatMap { path -> [String] in
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return [path] }
-            return try! FileManager.default.contentsOfDirectory(atPath: path).sorted().map { "\(path)/\($0)" }
-        }
-        for path in paths {
-            run(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
-            print("ok  \(path)")
-        }
-    }
-}
-#endif
