@@ -102,14 +102,15 @@ let package = Package(
         // verifier. Fuzz/run.sh builds them with -sanitize=fuzzer and -DFUZZING; in a normal
         // build they replay saved inputs (FuzzSupport holds the entry point of both modes).
         .target(name: "FuzzSupport", path: "Fuzz/Support"),
-        .executableTarget(name: "vfido-fuzz-ctap", dependencies: [
-            "CTAP", "CBOR", "CredentialStore", "FuzzSupport",
-            .product(name: "Crypto", package: "swift-crypto"),
-        ], path: "Fuzz/CTAP"),
+        .executableTarget(name: "vfido-fuzz-ctap", dependencies: ["CTAP", "CBOR", "CredentialStore", "FuzzSupport", "CTAPTestSupport"],
+                          path: "Fuzz/CTAP"),
+        // Deterministic randomness shared by the CTAP unit tests and the CTAP fuzz target.
+        .target(name: "CTAPTestSupport", dependencies: ["CTAP", .product(name: "Crypto", package: "swift-crypto")],
+                path: "Tests/CTAPTestSupport"),
         .executableTarget(name: "vfido-fuzz-rp", dependencies: ["RelyingParty", "FuzzSupport"], path: "Fuzz/RP"),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
         .testTarget(name: "CTAPTests", dependencies: [
-            "CTAP", "CBOR", "CredentialStore",
+            "CTAP", "CBOR", "CredentialStore", "CTAPTestSupport",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
         ]),

@@ -12,26 +12,10 @@
 // still loads and is counted (the device stays usable, nothing stored is corrupted).
 import CBOR
 import CredentialStore
-import Crypto
 import CTAP
+import CTAPTestSupport
 import Foundation
 import FuzzSupport
-
-/// Deterministic randomness, so a crashing input reproduces: SHA-256 in counter mode.
-final class SeededRandom: RandomSource, @unchecked Sendable {
-    private var counter: UInt64 = 0
-    private let lock = NSLock()
-    func bytes(_ count: Int) -> [UInt8] {
-        lock.lock()
-        defer { lock.unlock() }
-        var out: [UInt8] = []
-        while out.count < count {
-            counter += 1
-            out += SHA256.hash(data: Array("vfido fuzz".utf8) + withUnsafeBytes(of: counter) { Array($0) })
-        }
-        return Array(out.prefix(count))
-    }
-}
 
 struct Approve: UserPresence {
     func confirm(_ request: UserPresenceRequest) async -> UserPresenceResult { .approved }
@@ -75,7 +59,7 @@ let verbose = ProcessInfo.processInfo.environment["VERBOSE"] != nil
 let config = AuthenticatorConfig(resetWindow: nil, maxResidentCredentials: 16)
 let templateSecrets: [(String, [UInt8])] = {
     let recorder = RecordingStore(try! SQLiteCredentialStore.inMemory())
-    _ = try! Authenticator(config: config, store: recorder, presence: Approve(), random: SeededRandom())
+    _ = try! Authenticator(config: config, store: recorder, presence: Approve(), random: SeededRandom(seed: "vfido fuzz"))
     return recorder.saved
 }()
 
@@ -84,7 +68,7 @@ func messages(_ input: [UInt8]) -> [[UInt8]] {
     var out: [[UInt8]] = []
     var at = 0
     while at + 2 <= input.count && out.count < 32 {
-        let length = min(Int(input[at]) | Int(input[at + 1]) << 8, input.count - at - 2, 7609)
+        let length = min(Int(input[at]) | Int(input[at + 1]) << 8, input.count - at - 2, config.maxMessageSize)
         out.append(Array(input[(at + 2)..<(at + 2 + length)]))
         at += 2 + length
     }
@@ -107,7 +91,7 @@ func check(_ response: [UInt8], for message: [UInt8]) {
 func run(_ input: [UInt8]) {
     let store = try! SQLiteCredentialStore.inMemory()
     for (name, blob) in templateSecrets { try! store.saveSecret(name, blob) }
-    let authenticator = try! Authenticator(config: config, store: store, presence: Approve(), random: SeededRandom())
+    let authenticator = try! Authenticator(config: config, store: store, presence: Approve(), random: SeededRandom(seed: "vfido fuzz"))
     for message in messages(input) {
         let exchange = blocking { await authenticator.handle(message) }
         if verbose { print(String(format: "  command 0x%02X (%d bytes) -> status 0x%02X", message.first ?? 0, message.count, exchange.response[0])) }

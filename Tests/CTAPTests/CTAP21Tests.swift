@@ -1,3 +1,4 @@
+import CTAPTestSupport
 import CBOR
 import Crypto
 import Foundation

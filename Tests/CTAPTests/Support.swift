@@ -1,26 +1,9 @@
 import CBOR
+import CTAPTestSupport
 import CredentialStore
 import Crypto
 import Foundation
 @testable import CTAP
-
-/// Deterministic randomness: SHA-256 in counter mode over a seed.
-final class SeededRandom: RandomSource, @unchecked Sendable {
-    private var counter: UInt64 = 0
-    private let seed: [UInt8]
-    private let lock = NSLock()
-    init(seed: String = "vfido tests") { self.seed = Array(seed.utf8) }
-    func bytes(_ count: Int) -> [UInt8] {
-        lock.lock()
-        defer { lock.unlock() }
-        var out: [UInt8] = []
-        while out.count < count {
-            counter += 1
-            out += SHA256.hash(data: seed + withUnsafeBytes(of: counter) { Array($0) })
-        }
-        return Array(out.prefix(count))
-    }
-}
 
 final class ManualClock: MonotonicClock, @unchecked Sendable {
     private let start = ContinuousClock.now
