@@ -8,7 +8,9 @@ import X509
 /// The bundled relying party's settings, shared by `vfido rp serve` and `vfido serve`.
 struct RPOptions: ParsableArguments {
     @Option(name: .customLong("rp"), help: ArgumentHelp(
-        "Where the bundled relying party listens (HTTP).", discussion: "Default: 127.0.0.1:8080.", valueName: "host:port"))
+        "Where the bundled relying party listens (HTTP).",
+        discussion: "Default: 127.0.0.1:8080. Port 0 (any free port) needs --rp-origin, since the default origin names the port.",
+        valueName: "host:port"))
     var listen: HostPort?
 
     @Option(name: .customLong("rp-id"), help: ArgumentHelp("The RP ID: a domain the origins belong to.", valueName: "domain"))
