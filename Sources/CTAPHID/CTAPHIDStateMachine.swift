@@ -84,6 +84,14 @@ public struct CTAPHIDStateMachine: Sendable {
         return actions
     }
 
+    /// The device lost power: any transaction and lock are gone, and the channels too unless
+    /// the transport keeps them (the UDP simulator's reboot does).
+    public mutating func powerCycle(keepingChannels: Bool) {
+        state = .idle
+        lock = nil
+        if !keepingChannels { channels = [] }
+    }
+
     /// Call periodically: abandons stalled messages and expired locks.
     public mutating func poll(now: ContinuousClock.Instant) -> [Action] { expire(now: now) }
 

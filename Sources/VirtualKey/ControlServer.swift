@@ -75,7 +75,8 @@ public final class ControlServer: Sendable {
         guard let key = keys.first(where: { $0.number == number }) else { return "error there is no key \(number)" }
         switch verb {
         case "power-cycle":
-            await key.authenticator.powerCycle()
+            // The USB device stays attached: the host keeps its channel, as after the UDP reboot.
+            await key.session.powerCycle(keepingChannels: true)
             logger.info("key \(number) power-cycled (control socket)")
             return "ok key \(number) power-cycled"
         case "approve", "deny":

@@ -61,6 +61,18 @@ public actor HIDSession {
         perform(machine.receive(report, now: .now))
     }
 
+    /// Unplugs the key and plugs it back in: the running request is abandoned without an
+    /// answer and the authenticator forgets its per-boot state. A real unplug also forgets the
+    /// CTAPHID channels; the UDP simulator's reboot keeps them (`keepingChannels`), as suites
+    /// written for it expect.
+    public func powerCycle(keepingChannels: Bool) async {
+        running?.task.cancel()
+        running = nil
+        machine.powerCycle(keepingChannels: keepingChannels)
+        await authenticator.powerCycle()
+        logger.info("power cycle\(keepingChannels ? " (CTAPHID channels kept)" : "")")
+    }
+
     func onTick() {
         perform(machine.poll(now: .now))
         perform(machine.keepalive(presence?.isWaiting == true ? .userPresenceNeeded : .processing))

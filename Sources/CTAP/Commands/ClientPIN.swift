@@ -60,6 +60,9 @@ extension Authenticator {
         let request = try ClientPINRequest(parameters)
         switch request.subCommand {
         case .getPINRetries:
+            // CTAP 2.1 §6.5.5.3 names no error here; with no PIN, deployed keys (YubiKey 5) and
+            // python-fido2's device suite answer PIN_NOT_SET (docs/conformance.md).
+            guard pin.hash != nil else { throw CTAPError(.pinNotSet, "getPINRetries without a PIN") }
             return .intMap([(ClientPINResponseKey.pinRetries.rawValue, .int(pin.retries)),
                             (ClientPINResponseKey.powerCycleState.rawValue, pinSession.blockedUntilPowerCycle ? .bool(true) : nil)])
         case .getKeyAgreement:
@@ -176,7 +179,10 @@ extension Authenticator {
         guard pin.retries > 0 else { throw CTAPError(.pinBlocked) }
         let shared = try proto.sharedSecret(platformKey: keyAgreement, authenticatorKey: pinSession.keyAgreementKey)
         try checkPinHash(pinHashEnc, proto: proto, shared: shared)
-        if pin.forceChange { throw CTAPError(.pinPolicyViolation, "the PIN must be changed first") }
+        // §6.5.5.7.1 step 11 and §6.5.5.7.2 step 11 answer a forced change differently.
+        if pin.forceChange {
+            throw CTAPError(r.subCommand == .getPINToken ? .pinInvalid : .pinPolicyViolation, "the PIN must be changed first")
+        }
         return try issueToken(permissions: permissions, rpId: r.rpId, proto: proto, shared: shared)
     }
 
