@@ -17,6 +17,14 @@ public enum CBORWriter {
         return .orderedSame
     }
 
+    /// The items in canonical order of their encodings, for arrays that are sets (getInfo's
+    /// lists: some tools check their order as they check map keys).
+    public static func canonicallySorted(_ items: [CBORValue]) -> [CBORValue] {
+        items.map { (item: $0, bytes: encode($0)) }
+            .sorted { canonicalOrder($0.bytes, $1.bytes) == .orderedAscending }
+            .map(\.item)
+    }
+
     private static func writeHead(major: UInt8, argument: UInt64, into out: inout [UInt8]) {
         let m = major << 5
         switch argument {

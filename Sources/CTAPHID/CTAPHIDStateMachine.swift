@@ -7,7 +7,7 @@ public struct CTAPHIDStateMachine: Sendable {
         public var deviceVersion: (major: UInt8, minor: UInt8, build: UInt8)
         /// A message whose next packet is this late is abandoned with ERR_MSG_TIMEOUT.
         public var transactionTimeout: Duration
-        /// At most this many allocated channels are remembered; the oldest is forgotten first.
+        /// At most this many channels are remembered; the one unused for longest is forgotten first.
         public var maxChannels: Int
 
         public init(capabilities: CTAPHIDCapabilities = [.wink, .cbor],
@@ -134,7 +134,12 @@ public struct CTAPHIDStateMachine: Sendable {
                                         now: ContinuousClock.Instant) -> [Action] {
         if channel == 0 { return error(.invalidChannel, channel: channel) }
         if channel == CTAPHID.broadcastChannel && command != .`init` { return error(.invalidChannel, channel: channel) }
-        if channel != CTAPHID.broadcastChannel && !channels.contains(channel) { return error(.invalidChannel, channel: channel) }
+        if channel != CTAPHID.broadcastChannel {
+            // INIT on a channel the device never allocated adopts it, as solokeys' firmware does
+            // (CTAP 2.1 §11.2.9.1.3 only describes broadcast and own channels; docs/conformance.md).
+            guard channels.contains(channel) || command == .`init` else { return error(.invalidChannel, channel: channel) }
+            remember(channel)
+        }
         if length > CTAPHID.maxMessageSize { return error(.invalidLength, channel: channel) }
 
         // INIT is answered at once, whatever else is going on; on an own channel it also
@@ -217,9 +222,16 @@ public struct CTAPHIDStateMachine: Sendable {
         repeat {
             nextChannel &+= 1
         } while nextChannel == 0 || nextChannel == CTAPHID.broadcastChannel || channels.contains(nextChannel)
-        channels.append(nextChannel)
-        if channels.count > configuration.maxChannels { channels.removeFirst() }
+        remember(nextChannel)
         return nextChannel
+    }
+
+    /// Marks a channel as just used. The table is bounded; the channel unused for longest is
+    /// forgotten first, so a host that keeps talking never loses its channel to a flood of INITs.
+    mutating func remember(_ channel: UInt32) {
+        if let index = channels.lastIndex(of: channel) { channels.remove(at: index) }
+        channels.append(channel)
+        if channels.count > configuration.maxChannels { channels.removeFirst() }
     }
 
     mutating func expire(now: ContinuousClock.Instant) -> [Action] {

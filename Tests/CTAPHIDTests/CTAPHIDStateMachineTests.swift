@@ -124,12 +124,31 @@ func errorReport(_ c: UInt32, _ code: UInt8) -> [UInt8] { Harness.initPacket(c, 
         let a = h.open()
         #expect(h.send(Harness.contPacket(a, seq: 0, [1, 2, 3])).isEmpty)
     }
-    @Test func channelTableIsBounded() {
+    @Test func channelTableIsBoundedAndForgetsTheLeastRecentlyUsed() {
         var h = Harness()
         h.machine = CTAPHIDStateMachine(configuration: .init(maxChannels: 4), firstChannel: 1)
-        let first = h.open()
-        for _ in 0..<4 { _ = h.open() }
-        #expect(sent(h.send(Harness.initPacket(first, 0x01, length: 0))) == [errorReport(first, 0x0B)])
+        let first = h.open(), second = h.open()
+        for _ in 0..<3 {
+            _ = h.open()
+            // The first host keeps using its channel, so floods of INITs never take it away.
+            #expect(sent(h.send(Harness.initPacket(first, 0x01, length: 1, [7]))) == [Harness.initPacket(first, 0x01, length: 1, [7])])
+        }
+        #expect(sent(h.send(Harness.initPacket(second, 0x01, length: 0))) == [errorReport(second, 0x0B)])
+        #expect(sent(h.send(Harness.initPacket(first, 0x01, length: 0))) == [Harness.initPacket(first, 0x01, length: 0)])
+    }
+    @Test func initOnANeverAllocatedChannelAdoptsIt() {
+        var h = Harness()
+        let nonce: [UInt8] = [9, 8, 7, 6, 5, 4, 3, 2]
+        let reply = sent(h.send(Harness.initPacket(0x1234_5678, 0x06, length: 8, nonce)))
+        // Answered on that channel, naming that channel (solokeys' firmware does the same).
+        #expect(reply.count == 1)
+        #expect(Array(reply[0][0..<7]) == Harness.cid(0x1234_5678) + [0x86, 0x00, 17])
+        #expect(Array(reply[0][7..<15]) == nonce)
+        #expect(Array(reply[0][15..<19]) == Harness.cid(0x1234_5678))
+        // The channel now works like an allocated one.
+        #expect(sent(h.send(Harness.initPacket(0x1234_5678, 0x01, length: 1, [0x42]))) == [Harness.initPacket(0x1234_5678, 0x01, length: 1, [0x42])])
+        // Any other command on a channel never seen is still refused.
+        #expect(sent(h.send(Harness.initPacket(0x0BAD_0BAD, 0x01, length: 1, [0]))) == [errorReport(0x0BAD_0BAD, 0x0B)])
     }
 }
 

@@ -19,14 +19,14 @@ import X509
             ("authnrCfg", true), ("clientPin", false), ("largeBlobs", true), ("pinUvAuthToken", true), ("setMinPINLength", true),
             ("makeCredUvNotRqd", true), ("credentialMgmtPreview", true),
         ]))
-        #expect(info2[int: 2] == .array(["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]))
+        #expect(info2[int: 2] == .array(["credBlob", "credProtect", "hmac-secret", "largeBlobKey", "minPinLength", "hmac-secret-mc"]))
         #expect(info2[int: 0x0B] == 4096)
         #expect(info2[int: 0x0F] == 32)
         #expect(info2[int: 0x10] == 8)
         #expect(info2[int: 0x11] == nil && info2[int: 0x12] == nil)  // no built-in UV by default
         #expect(info2[int: 0x14] == 256)
         #expect(info2[int: 5] == 7609)
-        #expect(info2[int: 6] == .array([2, 1]))
+        #expect(info2[int: 6] == .array([1, 2]))
         #expect(info2[int: 12] == false)
         #expect(info2[int: 13] == 4)
         #expect(info2[int: 7] == 8)
@@ -37,6 +37,22 @@ import X509
             .textMap([("alg", -35), ("type", "public-key")]), .textMap([("alg", -257), ("type", "public-key")]),
         ]))
         #expect(info2[int: 14] == .int(0x0001_0000))
+    }
+
+    @Test func everyListIsInCanonicalOrder() async throws {
+        let f = try Fixture()
+        let (_, info) = try await f.call(0x04)
+        let members = try #require(info?.mapValue)
+        var lists = 0
+        for member in members {
+            guard let items = member.value.arrayValue else { continue }
+            lists += 1
+            let encoded = items.map(\.encoded)
+            for (a, b) in zip(encoded, encoded.dropFirst()) {
+                #expect(CBORWriter.canonicalOrder(a, b) == .orderedAscending, "getInfo member \(member.key): \(a.hex) before \(b.hex)")
+            }
+        }
+        #expect(lists == 5)  // versions, extensions, pinUvAuthProtocols, transports, algorithms
     }
 
     @Test func unknownCommandsAreInvalidCommand() async throws {

@@ -27,10 +27,10 @@ struct Fixture {
     let clock = ManualClock()
     let authenticator: Authenticator
 
-    init(attestation: AttestationMode = .packed, store: SQLiteCredentialStore? = nil) throws {
+    init(attestation: AttestationMode = .packed, store: SQLiteCredentialStore? = nil, builtInUV: Bool = false) throws {
         self.store = try store ?? .inMemory()
         authenticator = try Authenticator(
-            config: AuthenticatorConfig(attestation: attestation), store: self.store, presence: presence,
+            config: AuthenticatorConfig(attestation: attestation, builtInUV: builtInUV), store: self.store, presence: presence,
             random: SeededRandom(), clock: clock)
     }
 

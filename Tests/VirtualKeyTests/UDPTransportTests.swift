@@ -47,6 +47,17 @@ final class UDPClient {
         return head + payload + [UInt8](repeating: 0, count: 57 - payload.count)
     }
 
+    /// One CTAP2 request that fits in a packet; the whole response (status byte first).
+    func cbor(_ cid: UInt32, _ request: [UInt8]) throws -> [UInt8] {
+        send(Self.packet(cid, 0x90, request))
+        var first = try #require(receive())
+        while first[4] == 0xBB { first = try #require(receive()) }
+        let length = Int(first[5]) << 8 | Int(first[6])
+        var body = Array(first[7...])
+        while body.count < length { body += try #require(receive())[5...] }
+        return Array(body.prefix(length))
+    }
+
     func open() throws -> UInt32 {
         send(Self.packet(0xFFFF_FFFF, 0x86, [1, 2, 3, 4, 5, 6, 7, 8]))
         let reply = try #require(receive())
@@ -103,6 +114,25 @@ func startDaemon(presence: UserPresence? = nil) async throws -> (Daemon, Int) {
         while reply[4] == 0xBB { reply = try #require(client.receive()) }
         #expect(Array(reply[4..<8]) == [0x90, 0x00, 0x01, 0x2D])  // CTAP2_ERR_KEEPALIVE_CANCEL
         // The device keeps answering.
+        client.send(UDPClient.packet(cid, 0x81, [0x42]))
+        #expect(try #require(client.receive())[4..<8] == [0x81, 0x00, 0x01, 0x42])
+    }
+
+    @Test func theSoloRebootDatagramPowerCyclesAndKeepsTheChannel() async throws {
+        let (daemon, port) = try await startDaemon()
+        defer { Task { await daemon.stop() } }
+        let client = try UDPClient(port: port)
+        let cid = try client.open()
+        // clientPIN getKeyAgreement: the key agreement key lives for one power cycle.
+        let getKeyAgreement = [0x06] + CBORValue.intMap([(1, 2), (2, 2)]).encoded
+        let before = try client.cbor(cid, getKeyAgreement)
+        #expect(before[0] == 0x00)
+        #expect(try client.cbor(cid, getKeyAgreement) == before)
+        client.send(UDPTransport.rebootDatagram)
+        // No answer to the reboot itself; the same channel works afterwards, on a new boot.
+        let after = try client.cbor(cid, getKeyAgreement)
+        #expect(after[0] == 0x00)
+        #expect(after != before)
         client.send(UDPClient.packet(cid, 0x81, [0x42]))
         #expect(try #require(client.receive())[4..<8] == [0x81, 0x00, 0x01, 0x42])
     }

@@ -12,15 +12,19 @@ extension Authenticator {
 
     /// The extensions makeCredential and getAssertion process.
     static let supportedExtensions = ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]
+    /// PIN/UV auth protocols, as a set: every platform picks two when both are offered.
+    static let pinUvAuthProtocols = [1, 2]
     /// FIDO registry user verification method: fingerprint_internal.
     static let uvModalityFingerprint = 0x02
 
     func getInfo() -> CBORValue {
         // U2F (CTAP1) is off while alwaysUv is on: it cannot verify the user (§7.2.2).
         let versions: [CBORValue] = (settings.alwaysUv ? [] : ["U2F_V2"]) + ["FIDO_2_0", "FIDO_2_1"]
+        // Every list in canonical order of its encoded items, like map keys (docs/conformance.md).
+        let list = { (items: [CBORValue]) in CBORValue.array(CBORWriter.canonicallySorted(items)) }
         return .intMap([
-            (GetInfoKey.versions.rawValue, .array(versions)),
-            (GetInfoKey.extensions.rawValue, .array(Self.supportedExtensions.map(CBORValue.text))),
+            (GetInfoKey.versions.rawValue, list(versions)),
+            (GetInfoKey.extensions.rawValue, list(Self.supportedExtensions.map(CBORValue.text))),
             (GetInfoKey.aaguid.rawValue, .bytes(config.aaguid)),
             (GetInfoKey.options.rawValue, .textMap([
                 ("rk", true), ("up", true), ("uv", config.builtInUV ? true : nil), ("plat", false),
@@ -30,11 +34,11 @@ extension Authenticator {
                 ("ep", .bool(settings.enterpriseAttestation)),
             ])),
             (GetInfoKey.maxMsgSize.rawValue, .int(config.maxMessageSize)),
-            (GetInfoKey.pinUvAuthProtocols.rawValue, .array([2, 1])),
+            (GetInfoKey.pinUvAuthProtocols.rawValue, list(Self.pinUvAuthProtocols.map(CBORValue.int))),
             (GetInfoKey.maxCredentialCountInList.rawValue, .int(config.maxCredentialCountInList)),
             (GetInfoKey.maxCredentialIdLength.rawValue, .int(config.maxCredentialIdLength)),
-            (GetInfoKey.transports.rawValue, .array(["usb"])),
-            (GetInfoKey.algorithms.rawValue, .array(COSEAlgorithm.allCases.map {
+            (GetInfoKey.transports.rawValue, list(["usb"])),
+            (GetInfoKey.algorithms.rawValue, list(COSEAlgorithm.allCases.map {
                 .textMap([("alg", .int($0.rawValue)), ("type", "public-key")])
             })),
             (GetInfoKey.maxSerializedLargeBlobArray.rawValue, .int(config.maxSerializedLargeBlobArray)),

@@ -32,6 +32,7 @@ struct MakeCredentialRequest {
         guard let rpId = rp[text: "id"] else { throw CTAPError(.missingParameter, "rp.id") }
         self.rpId = try rpId.expectText("rp.id")
         rpName = try rp.optionalText("name")
+        _ = try rp.optionalText("icon")  // deprecated in CTAP 2.1, still type-checked
         let user = try p.required(Key.user)
         _ = try user.expectMap("user")
         guard let userId = user[text: "id"] else { throw CTAPError(.missingParameter, "user.id") }
@@ -39,6 +40,7 @@ struct MakeCredentialRequest {
         guard self.userId.count <= 64 else { throw CTAPError(.invalidLength, "user.id longer than 64 bytes") }
         userName = try user.optionalText("name")
         userDisplayName = try user.optionalText("displayName")
+        _ = try user.optionalText("icon")
         algorithms = []
         for entry in try p.required(Key.pubKeyCredParams).expectArray("pubKeyCredParams") {
             _ = try entry.expectMap("pubKeyCredParams entry")
