@@ -134,7 +134,7 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "WebAuthnClientTests", dependencies: [
-            "WebAuthnClient", "EndToEnd", "CBOR",
+            "WebAuthnClient", "EndToEnd", "CBOR", "CTAP",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),

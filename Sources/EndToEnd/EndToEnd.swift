@@ -144,11 +144,11 @@ public struct InProcessKey: Sendable {
     public let daemon: Daemon
     public let transport: InProcessTransport
 
-    public static func start(logger: Logger) async throws -> InProcessKey {
+    public static func start(presence: UserPresence? = nil, logger: Logger) async throws -> InProcessKey {
         var configuration = DaemonConfiguration(stateDirectory: nil)
         configuration.udpPort = nil
         configuration.usbipPort = nil
-        let daemon = try await Daemon.start(configuration, logger: logger)
+        let daemon = try await Daemon.start(configuration, presence: presence, logger: logger)
         let session = daemon.keys[0].session
         // The session's replies go to the transport that sends to it: tied after both exist.
         let replies = Replies()

@@ -9,6 +9,7 @@ public struct CTAPStatusError: Error, CustomStringConvertible, Equatable {
     public static let unsupportedAlgorithm: UInt8 = 0x26
     public static let operationDenied: UInt8 = 0x27
     public static let keyStoreFull: UInt8 = 0x28
+    public static let keepaliveCancel: UInt8 = 0x2D
     public static let noCredentials: UInt8 = 0x2E
     public static let userActionTimeout: UInt8 = 0x2F
     public static let pinInvalid: UInt8 = 0x31
@@ -62,6 +63,8 @@ public struct CTAP2Device: Sendable {
     public let hid: CTAPHIDClient
     /// Told of each KEEPALIVE status (1 processing, 2 user presence needed).
     public var onKeepalive: @Sendable (UInt8) -> Void = { _ in }
+    /// When the ceremony's timeout runs out: a request still pending then is cancelled.
+    public var deadline: ContinuousClock.Instant?
 
     public init(hid: CTAPHIDClient) { self.hid = hid }
 
@@ -70,7 +73,7 @@ public struct CTAP2Device: Sendable {
     /// Sends command `command` with `parameters`; the decoded response map (or .null when empty).
     public func call(_ command: UInt8, _ parameters: CBORValue? = nil) async throws -> CBORValue {
         let request = [command] + (parameters.map(CBORWriter.encode) ?? [])
-        let reply = try await hid.cbor(request, onKeepalive: onKeepalive)
+        let reply = try await hid.cbor(request, deadline: deadline, onKeepalive: onKeepalive)
         guard let status = reply.first else { throw CTAPHIDClientError.malformed("empty CTAP reply") }
         guard status == 0 else { throw CTAPStatusError(status) }
         if reply.count == 1 { return .null }

@@ -39,9 +39,12 @@ public actor CTAPHIDClient {
     }
 
     /// One CTAPHID_CBOR exchange: the CTAP command byte and its CBOR in, status byte and CBOR out.
-    public func cbor(_ request: [UInt8], onKeepalive: @Sendable (UInt8) -> Void = { _ in }) async throws -> [UInt8] {
+    /// Past `deadline` the request is cancelled (CTAPHID_CANCEL) as a browser does when the
+    /// options' timeout runs out, and the key's answer to that (KEEPALIVE_CANCEL) is returned.
+    public func cbor(_ request: [UInt8], deadline: ContinuousClock.Instant? = nil,
+                     onKeepalive: @Sendable (UInt8) -> Void = { _ in }) async throws -> [UInt8] {
         if channel == CTAPHID.broadcastChannel { try await open() }
-        return try await transact(.cbor, request, on: channel, onKeepalive: onKeepalive)
+        return try await transact(.cbor, request, on: channel, deadline: deadline, onKeepalive: onKeepalive)
     }
 
     /// Asks the key to abandon the request in flight on our channel.
@@ -49,22 +52,34 @@ public actor CTAPHIDClient {
         for report in CTAPHIDPacket.frame(channel: channel, command: .cancel, payload: []) { try await transport.send(report) }
     }
 
-    func transact(_ command: CTAPHIDCommand, _ payload: [UInt8], on channel: UInt32,
+    func transact(_ command: CTAPHIDCommand, _ payload: [UInt8], on channel: UInt32, deadline: ContinuousClock.Instant? = nil,
                   accept: ([UInt8]) -> Bool = { _ in true }, onKeepalive: @Sendable (UInt8) -> Void = { _ in }) async throws -> [UInt8] {
         for report in CTAPHIDPacket.frame(channel: channel, command: command, payload: payload) {
             try await transport.send(report)
         }
+        var cancelAt = deadline
         while true {
-            let message = try await receiveMessage(on: channel, onKeepalive: onKeepalive)
+            let message = try await receiveMessage(on: channel, cancelAt: &cancelAt, onKeepalive: onKeepalive)
             if message.command == .error { throw CTAPHIDClientError.deviceError(message.payload.first ?? 0) }
             // Replies to an earlier request on this channel (e.g. a stale INIT) are skipped.
             if message.command == command, accept(message.payload) { return message.payload }
         }
     }
 
-    func receiveMessage(on channel: UInt32, onKeepalive: @Sendable (UInt8) -> Void) async throws -> (command: CTAPHIDCommand, payload: [UInt8]) {
+    /// The next whole message on `channel`. Once `cancelAt` passes, a CANCEL is sent (once:
+    /// `cancelAt` is cleared) and the wait goes on for the key's answer to it.
+    func receiveMessage(on channel: UInt32, cancelAt: inout ContinuousClock.Instant?,
+                        onKeepalive: @Sendable (UInt8) -> Void) async throws -> (command: CTAPHIDCommand, payload: [UInt8]) {
         while true {
-            guard let report = await transport.receive(timeout: silence) else { throw CTAPHIDClientError.timeout("waiting for a reply") }
+            let wait = cancelAt.map { max(.zero, min(silence, $0 - .now)) } ?? silence
+            guard let report = await transport.receive(timeout: wait) else {
+                if let due = cancelAt, ContinuousClock.now >= due {
+                    cancelAt = nil
+                    try await cancel()
+                    continue
+                }
+                throw CTAPHIDClientError.timeout("waiting for a reply")
+            }
             guard let packet = CTAPHIDPacket(report: report), packet.channel == channel,
                   case .initialization(_, let command, let length, let data) = packet else { continue }
             if command == .keepalive {

@@ -47,6 +47,7 @@ public struct WebAuthnClient: Sendable {
         guard let challenge = Base64URL.decode(options.challenge), challenge.count >= 16 else {
             throw WebAuthnClientError(.type, "the challenge must be at least 16 bytes")
         }
+        let device = boundedBy(options.timeout)
         let info = try await device.getInfo()
         var algorithms = options.pubKeyCredParams.filter { $0.type == "public-key" }.map(\.alg)
         if options.pubKeyCredParams.isEmpty { algorithms = [-7, -257] }
@@ -132,6 +133,7 @@ public struct WebAuthnClient: Sendable {
         guard let challenge = Base64URL.decode(options.challenge), challenge.count >= 16 else {
             throw WebAuthnClientError(.type, "the challenge must be at least 16 bytes")
         }
+        let device = boundedBy(options.timeout)
         let info = try await device.getInfo()
         let clientData = ClientData(type: .get, challenge: options.challenge, origin: origin,
                                     crossOrigin: topOrigin != nil, topOrigin: topOrigin)
@@ -262,6 +264,14 @@ public struct WebAuthnClient: Sendable {
         Array(SHA256.hash(data: Array("WebAuthn PRF".utf8) + [0] + input))
     }
 
+    /// The device with the ceremony's deadline: the options' timeout in milliseconds, 300 s when
+    /// absent (WebAuthn L3's recommended default). A request still pending then is cancelled.
+    func boundedBy(_ timeout: Int?) -> CTAP2Device {
+        var bounded = device
+        bounded.deadline = .now + .milliseconds(max(1, timeout ?? 300_000))
+        return bounded
+    }
+
     /// What a browser rejects with for each CTAP status (Chromium's mapping, roughly).
     static func domError(_ error: CTAPStatusError, creating: Bool) -> WebAuthnClientError {
         switch error.code {
@@ -269,6 +279,8 @@ public struct WebAuthnClient: Sendable {
             return WebAuthnClientError(.invalidState, "the key already holds a credential from the exclude list")
         case CTAPStatusError.unsupportedAlgorithm:
             return WebAuthnClientError(.notSupported, "the key supports none of the requested algorithms")
+        case CTAPStatusError.keepaliveCancel:  // only sent when the deadline passed
+            return WebAuthnClientError(.notAllowed, "the operation timed out (the key was cancelled)")
         case CTAPStatusError.noCredentials:
             return WebAuthnClientError(.notAllowed, "the key holds no credential for this request (\(error))")
         default:

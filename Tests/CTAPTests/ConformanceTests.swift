@@ -97,3 +97,20 @@ import Testing
         #expect(verified?[int: 4]?[text: "displayName"] == "User2")
     }
 }
+
+@Suite struct HMACSecretNeedsPresence {
+    @Test func aSilentRequestForHMACSecretIsUnsupportedOption() async throws {
+        let f = try Fixture()
+        let (_, made) = try await f.call(0x01, replacing(makeCredentialRequest(), 6, with: .textMap([("hmac-secret", true)])))
+        let id = try AttestedCredential(authData: try #require(made?[int: 2]?.bytesValue)).credentialId
+        // Checked before the salts are opened, so a well-formed input is enough here.
+        let input = CBORValue.intMap([(1, .intMap([(1, 2), (3, -25)])), (2, .bytes([UInt8](repeating: 0, count: 32))),
+                                      (3, .bytes([UInt8](repeating: 0, count: 16)))])
+        let silent = getAssertionRequest(allowList: [id], options: [("up", false)]) + [(4, .textMap([("hmac-secret", input)]))]
+        let asked = f.presence.requests.count
+        #expect(try await f.call(0x02, .intMap(silent)).0 == .unsupportedOption)
+        #expect(f.presence.requests.count == asked)
+        // The same silent probe without the extension still works.
+        #expect(try await f.call(0x02, .intMap(getAssertionRequest(allowList: [id], options: [("up", false)]))).0 == .ok)
+    }
+}

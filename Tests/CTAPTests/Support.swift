@@ -102,7 +102,7 @@ struct AttestedCredential {
         credentialId = Array(authData[55..<(55 + length)])
         let (key, used) = try CBORReader.decodePrefix(Array(authData[(55 + length)...]))
         publicKey = key
-        precondition(55 + length + used == authData.count)
+        precondition(55 + length + used == authData.count || flags & 0x80 != 0)  // extensions follow the key
     }
 }
 

@@ -137,13 +137,18 @@ def pytest_collection_finish(session):
     printer.remove, printer.insert = remove, insert
 
 
-def pytest_unconfigure(config):
-    key.stop()
+counts: dict[str, int] = {}
 
 
 def pytest_terminal_summary(terminalreporter):
-    passed, failed, errors, skipped = (len(terminalreporter.stats.get(n, [])) for n in ("passed", "failed", "error", "skipped"))
+    for name in ("passed", "failed", "error", "skipped"):
+        counts[name] = len(terminalreporter.stats.get(name, []))
     terminalreporter.write_line(f"vfido: {key.power_cycles} power cycles; log {key.log_path}")
-    if errors:
-        terminalreporter.write_line(f"python-fido2 tests/device: {errors} errors")
-    terminalreporter.write_line(f"python-fido2 tests/device: {passed} passed, {failed + errors} failed, {skipped} skipped")
+
+
+def pytest_unconfigure(config):
+    key.stop()
+    if counts:  # the run's last line, after pytest's own summary
+        failed = counts["failed"] + counts["error"]
+        errors = f" ({counts['error']} of them errors)" if counts["error"] else ""
+        print(f"python-fido2 tests/device: {counts['passed']} passed, {failed} failed, {counts['skipped']} skipped{errors}")

@@ -34,13 +34,16 @@ class PinUI(UserInteraction):
 def test_set_pin_change_pin_and_tokens(daemon, version):
     device = daemon.device()
     cp = client_pin(device, version)
-    assert cp.get_pin_retries() == (8, None)
+    with pytest.raises(CtapError) as e:
+        cp.get_pin_retries()  # no PIN yet: what YubiKeys and python-fido2's device suite expect
+    assert e.value.code == CtapError.ERR.PIN_NOT_SET
     cp.set_pin(PIN)
+    assert cp.get_pin_retries() == (8, None)
     info = Ctap2(device).get_info()
     assert info.options["clientPin"] is True
     with pytest.raises(CtapError) as e:
-        cp.set_pin("5678")  # only once
-    assert e.value.code == CtapError.ERR.NOT_ALLOWED
+        cp.set_pin("5678")  # only once (CTAP 2.1 §6.5.5.5 step 3)
+    assert e.value.code == CtapError.ERR.PIN_AUTH_INVALID
 
     token = cp.get_pin_token(PIN, ClientPin.PERMISSION.MAKE_CREDENTIAL | ClientPin.PERMISSION.GET_ASSERTION, "example.com")
     assert len(token) == 32
@@ -147,7 +150,9 @@ def test_wrong_pins_count_down_block_per_power_cycle_and_lock_out(daemon):
     assert attempt(PIN) == CtapError.ERR.PIN_BLOCKED       # locked out for good; only a reset helps
     daemon.restart()
     Ctap2(daemon.device()).reset()
-    assert client_pin(daemon.device(), "v2").get_pin_retries() == (8, None)
+    with pytest.raises(CtapError) as e:
+        client_pin(daemon.device(), "v2").get_pin_retries()
+    assert e.value.code == CtapError.ERR.PIN_NOT_SET
     assert Ctap2(daemon.device()).get_info().options["clientPin"] is False
 
 
@@ -192,9 +197,12 @@ def test_permissions_granted_and_refused(daemon, version):
     for granted in (P.MAKE_CREDENTIAL, P.GET_ASSERTION, P.CREDENTIAL_MGMT, P.LARGE_BLOB_WRITE, P.AUTHENTICATOR_CFG,
                     P.CREDENTIAL_MGMT | P.LARGE_BLOB_WRITE | P.AUTHENTICATOR_CFG):
         assert len(cp.get_pin_token(PIN, granted)) == 32
-    # bio enrollment (no fingerprint enrollment here) and bits CTAP 2.1 does not define
-    for refused in (P.BIO_ENROLL, P.MAKE_CREDENTIAL | P.BIO_ENROLL, 0x80):
+    # bio enrollment (no fingerprint enrollment here) and persistent read-only credential management
+    for refused in (P.BIO_ENROLL, P.MAKE_CREDENTIAL | P.BIO_ENROLL, P.PERSISTENT_CREDENTIAL_MGMT):
         with pytest.raises(CtapError) as e:
             cp.get_pin_token(PIN, refused)
         assert e.value.code == CtapError.ERR.UNAUTHORIZED_PERMISSION, refused
     assert cp.get_pin_retries()[0] == 8  # refusals before the PIN check cost no retry
+    # Bits the specification does not define are ignored (§6.5.5.7.2 step 4): the token does what
+    # the defined bits say.
+    assert len(cp.get_pin_token(PIN, P.MAKE_CREDENTIAL | 0x80)) == 32

@@ -59,7 +59,10 @@ def test_set_min_pin_length_forces_a_pin_change(daemon):
     info = ctap2.get_info()
     assert info.min_pin_length == 6 and info.force_pin_change is True
     with pytest.raises(CtapError) as e:
-        cp.get_pin_token(PIN)  # the 4-digit PIN must be changed first
+        cp.get_pin_token(PIN)  # the 4-digit PIN must be changed first; legacy getPinToken says so this way
+    assert e.value.code == CtapError.ERR.PIN_INVALID
+    with pytest.raises(CtapError) as e:
+        cp.get_pin_token(PIN, ClientPin.PERMISSION.GET_ASSERTION)  # and getPinUvAuthTokenUsingPinWithPermissions this way
     assert e.value.code == CtapError.ERR.PIN_POLICY_VIOLATION
     with pytest.raises(CtapError) as e:
         cp.change_pin(PIN, "12345")  # too short for the new minimum

@@ -55,10 +55,10 @@ def test_get_info_fields(daemon):
     assert info.options == {"rk": True, "up": True, "plat": False, "clientPin": False, "pinUvAuthToken": True,
                             "makeCredUvNotRqd": True, "credMgmt": True, "credentialMgmtPreview": True, "alwaysUv": False,
                             "authnrCfg": True, "largeBlobs": True, "setMinPINLength": True, "ep": False}
-    assert info.extensions == ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]
+    assert info.extensions == ["credBlob", "credProtect", "hmac-secret", "largeBlobKey", "minPinLength", "hmac-secret-mc"]
     assert info.max_large_blob == 4096 and info.max_cred_blob_length == 32 and info.max_rpids_for_min_pin == 8
     assert info.remaining_disc_creds == 256
-    assert info.pin_uv_protocols == [2, 1]
+    assert info.pin_uv_protocols == [1, 2]  # a set, in canonical order (docs/conformance.md)
     assert info.min_pin_length == 4 and info.force_pin_change is False
     assert info.max_msg_size == 7609
     assert info.max_creds_in_list == 8

@@ -1,4 +1,5 @@
 import CBOR
+import CTAP
 import Crypto
 import Foundation
 import Logging
@@ -187,3 +188,38 @@ func verifies(_ assertion: PublicKeyCredential, with registration: PublicKeyCred
 }
 
 final class Offered: @unchecked Sendable { var handles: [[UInt8]] = [] }
+
+/// A user who never touches the key: the prompt ends only when the platform cancels it.
+final class AbsentUser: UserPresence, @unchecked Sendable {
+    private let lock = NSLock()
+    private var endings: [UserPresenceResult] = []
+    var results: [UserPresenceResult] { lock.withLock { endings } }
+    func confirm(_ request: UserPresenceRequest) async -> UserPresenceResult {
+        while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) }
+        lock.withLock { endings.append(.cancelled) }
+        return .cancelled
+    }
+}
+
+@Suite(.serialized) struct CeremonyTimeout {
+    @Test func anUnansweredPromptIsCancelledWhenTheOptionsTimeoutRunsOut() async throws {
+        let user = AbsentUser()
+        let key = try await InProcessKey.start(presence: user, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        defer { Task { await key.daemon.stop() } }
+        var options = try creation()
+        options.timeout = 300
+        let started = ContinuousClock.now
+        do {
+            _ = try await key.client().create(options)
+            Issue.record("create() succeeded without a touch")
+        } catch let error as WebAuthnClientError {
+            #expect(error.name == .notAllowed)
+            #expect(error.message.contains("timed out"))
+        }
+        // The key was told (CTAPHID_CANCEL ended its prompt), well before the 5 s silence limit.
+        #expect(user.results == [.cancelled])
+        #expect(ContinuousClock.now - started < .seconds(5))
+        // The key is free again at once.
+        #expect(try await key.client().device.getInfo().versions.contains("FIDO_2_1"))
+    }
+}

@@ -51,7 +51,8 @@ extension Authenticator {
         case keyAgreement = 0x01, pinUvAuthToken = 0x02, pinRetries = 0x03, powerCycleState = 0x04, uvRetries = 0x05
     }
 
-    /// Token permissions this authenticator can grant: only what it implements (no bio enrollment).
+    /// Token permissions this authenticator can grant: only what it implements (no bio enrollment,
+    /// no persistent read-only credential management).
     static let supportedPermissions: TokenPermissions = [
         .makeCredential, .getAssertion, .credentialManagement, .largeBlobWrite, .authenticatorConfig,
     ]
@@ -88,7 +89,9 @@ extension Authenticator {
     func requestedPermissions(_ r: ClientPINRequest) throws(CTAPError) -> TokenPermissions {
         guard let requested = r.permissions else { throw CTAPError(.missingParameter, "permissions") }
         guard requested != 0 else { throw CTAPError(.invalidParameter, "permissions = 0") }
-        let permissions = TokenPermissions(rawValue: requested)
+        // §6.5.5.7.2 step 4: a defined permission we cannot grant is refused; undefined bits are
+        // ignored (step 15 drops them).
+        let permissions = TokenPermissions(rawValue: requested).intersection(.defined)
         guard Self.supportedPermissions.isSuperset(of: permissions) else {
             throw CTAPError(.unauthorizedPermission, "permissions 0x\(String(requested, radix: 16))")
         }
@@ -123,8 +126,7 @@ extension Authenticator {
             throw CTAPError(.missingParameter, "setPIN needs keyAgreement, newPinEnc and pinUvAuthParam")
         }
         let proto = try r.requireProtocol()
-        guard pin.hash == nil else { throw CTAPError(.notAllowed, "a PIN is already set; use changePIN") }
-        guard newPinEnc.count == proto.encryptedPinLength else { throw CTAPError(.invalidParameter, "newPinEnc length") }
+        guard pin.hash == nil else { throw CTAPError(.pinAuthInvalid, "a PIN is already set; use changePIN") }  // §6.5.5.5 step 3
         let shared = try proto.sharedSecret(platformKey: keyAgreement, authenticatorKey: pinSession.keyAgreementKey)
         guard proto.verify(key: shared, newPinEnc, signature: param) else { throw CTAPError(.pinAuthInvalid, "setPIN pinUvAuthParam") }
         let newPin = try decryptNewPin(newPinEnc, proto: proto, shared: shared)
@@ -144,9 +146,6 @@ extension Authenticator {
         guard pin.hash != nil else { throw CTAPError(.pinNotSet) }
         if pinSession.blockedUntilPowerCycle { throw CTAPError(.pinAuthBlocked, "power cycle needed") }
         guard pin.retries > 0 else { throw CTAPError(.pinBlocked) }
-        guard newPinEnc.count == proto.encryptedPinLength, pinHashEnc.count == proto.encryptedPinHashLength else {
-            throw CTAPError(.invalidParameter, "newPinEnc or pinHashEnc length")
-        }
         let shared = try proto.sharedSecret(platformKey: keyAgreement, authenticatorKey: pinSession.keyAgreementKey)
         guard proto.verify(key: shared, newPinEnc + pinHashEnc, signature: param) else {
             throw CTAPError(.pinAuthInvalid, "changePIN pinUvAuthParam")
@@ -192,10 +191,8 @@ extension Authenticator {
     func checkPinHash(_ pinHashEnc: [UInt8], proto: PinUvAuthProtocol, shared: [UInt8]) throws(CTAPError) {
         pin.retries -= 1
         try savePin()
-        guard let hash = proto.decrypt(key: shared, pinHashEnc), hash.count == 16 else {
-            throw CTAPError(.pinAuthInvalid, "pinHashEnc does not decrypt")
-        }
-        guard let stored = pin.hash, hash == stored else {
+        // "If an error results, or a mismatch is detected" (§6.5.5.7.2 step 9.1): one answer.
+        guard let hash = proto.decrypt(key: shared, pinHashEnc), let stored = pin.hash, hash == stored else {
             pinSession.regenerateKeyAgreementKey(random)
             if pin.retries == 0 { throw CTAPError(.pinBlocked, "no retries left") }
             pinSession.consecutiveMismatches += 1
@@ -210,9 +207,9 @@ extension Authenticator {
     /// Decrypts and checks a new PIN: 64 bytes padded with zeros, at most 63 bytes of UTF-8, at
     /// least minPINLength code points.
     func decryptNewPin(_ newPinEnc: [UInt8], proto: PinUvAuthProtocol, shared: [UInt8]) throws(CTAPError) -> [UInt8] {
-        guard let padded = proto.decrypt(key: shared, newPinEnc), padded.count == 64 else {
-            throw CTAPError(.pinAuthInvalid, "newPinEnc does not decrypt")
-        }
+        // §6.5.5.5 steps 6 and 7 (§6.5.5.6 steps 9 and 10).
+        guard let padded = proto.decrypt(key: shared, newPinEnc) else { throw CTAPError(.pinAuthInvalid, "newPinEnc does not decrypt") }
+        guard padded.count == 64 else { throw CTAPError(.invalidParameter, "paddedNewPin is \(padded.count) bytes, not 64") }
         guard padded[63] == 0 else { throw CTAPError(.pinPolicyViolation, "PIN longer than 63 bytes") }
         let newPin = Array(padded.prefix(while: { $0 != 0 }))
         guard padded[newPin.count...].allSatisfy({ $0 == 0 }) else { throw CTAPError(.pinPolicyViolation, "PIN padding is not zeros") }

@@ -62,6 +62,11 @@ extension Authenticator {
         // Steps 4 to 6: options and whether built-in UV will run.
         if request.options["rk"] != nil { throw CTAPError(.unsupportedOption, "rk in getAssertion") }
         let userPresence = request.options["up"] ?? true
+        // hmac-secret needs a touch (CTAP 2.1 §12.5: its outputs are for a user who is present);
+        // OpenSK answers a silent request for it the same way (docs/conformance.md).
+        if request.extensions.hmacSecret != nil && !userPresence {
+            throw CTAPError(.unsupportedOption, "hmac-secret with up=false")
+        }
         let builtInUV = try planUserVerification(request.options, pinUvAuthParam: request.pinUvAuthParam, required: false)
         let salts = try request.extensions.hmacSecret?.open(with: pinSession.keyAgreementKey)
 

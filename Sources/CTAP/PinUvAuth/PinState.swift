@@ -45,6 +45,13 @@ public struct TokenPermissions: OptionSet, Sendable {
     public static let bioEnrollment = TokenPermissions(rawValue: 0x08)
     public static let largeBlobWrite = TokenPermissions(rawValue: 0x10)
     public static let authenticatorConfig = TokenPermissions(rawValue: 0x20)
+    /// CTAP 2.2's persistent read-only credential management (pcmr).
+    public static let persistentCredentialManagementReadOnly = TokenPermissions(rawValue: 0x40)
+    /// Every permission the specification defines; other bits are ignored.
+    public static let defined: TokenPermissions = [
+        .makeCredential, .getAssertion, .credentialManagement, .bioEnrollment, .largeBlobWrite, .authenticatorConfig,
+        .persistentCredentialManagementReadOnly,
+    ]
 }
 
 /// Per-power-cycle PIN/UV state (CTAP 2.1 §6.5.2): the key agreement key, the current token

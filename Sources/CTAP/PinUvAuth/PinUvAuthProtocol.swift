@@ -76,7 +76,4 @@ public enum PinUvAuthProtocol: Int, Sendable, CaseIterable {
         return zip(expected, signature).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0  // constant time
     }
 
-    /// The length of an encrypted 64-byte padded PIN and of an encrypted 16-byte PIN hash.
-    var encryptedPinLength: Int { self == .one ? 64 : 80 }
-    var encryptedPinHashLength: Int { self == .one ? 16 : 32 }
 }
