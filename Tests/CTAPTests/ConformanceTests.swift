@@ -114,3 +114,18 @@ import Testing
         #expect(try await f.call(0x02, .intMap(getAssertionRequest(allowList: [id], options: [("up", false)]))).0 == .ok)
     }
 }
+
+@Suite struct AlwaysUvAndSilentProbes {
+    @Test func aSilentProbeIsNotHeldToAlwaysUv() async throws {
+        let f = try Fixture()
+        let (_, made) = try await f.call(0x01, .intMap(makeCredentialRequest()))
+        let id = try AttestedCredential(authData: try #require(made?[int: 2]?.bytesValue)).credentialId
+        #expect(try await f.call(0x0D, .intMap([(1, 2)])).0 == .ok)  // toggleAlwaysUv on
+        // §6.2.2 step 5 applies only when "up" is true: the platform's pre-flight still works...
+        let (status, probe) = try await f.call(0x02, .intMap(getAssertionRequest(allowList: [id], options: [("up", false)])))
+        #expect(status == .ok)
+        #expect(probe?[int: 2]?.bytesValue?[32] == 0x00)  // neither UP nor UV
+        // ...while a real assertion needs user verification.
+        #expect(try await f.call(0x02, .intMap(getAssertionRequest(allowList: [id]))).0 != .ok)
+    }
+}

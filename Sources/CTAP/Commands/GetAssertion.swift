@@ -67,7 +67,8 @@ extension Authenticator {
         if request.extensions.hmacSecret != nil && !userPresence {
             throw CTAPError(.unsupportedOption, "hmac-secret with up=false")
         }
-        let builtInUV = try planUserVerification(request.options, pinUvAuthParam: request.pinUvAuthParam, required: false)
+        let builtInUV = try planUserVerification(request.options, pinUvAuthParam: request.pinUvAuthParam, required: false,
+                                                 silent: !userPresence)
         let salts = try request.extensions.hmacSecret?.open(with: pinSession.keyAgreementKey)
 
         // Step 9 (before locating, since credProtect depends on it): user verification.

@@ -179,13 +179,15 @@ extension Authenticator {
     /// user. With a pinUvAuthParam the `uv` option is ignored; alwaysUv turns built-in UV on
     /// when there is one; otherwise, if UV is `required` and the key is protected by a PIN or
     /// built-in UV, the platform must bring a token (PUAT_REQUIRED).
-    func planUserVerification(_ options: Options, pinUvAuthParam: [UInt8]?, required: Bool) throws(CTAPError) -> Bool {
+    /// `silent` (getAssertion with up=false) is exempt from alwaysUv (§6.2.2 step 5 applies only
+    /// when "up" is true): platforms probe silently for their credentials.
+    func planUserVerification(_ options: Options, pinUvAuthParam: [UInt8]?, required: Bool, silent: Bool = false) throws(CTAPError) -> Bool {
         guard pinUvAuthParam == nil else { return false }
         if options["uv"] == true {
             guard config.builtInUV else { throw CTAPError(.invalidOption, "no built-in user verification") }
             return true
         }
-        if settings.alwaysUv {
+        if settings.alwaysUv && !silent {
             if config.builtInUV { return true }
             throw CTAPError(pin.hash == nil ? .pinNotSet : .puatRequired, "alwaysUv: user verification is required")
         }
