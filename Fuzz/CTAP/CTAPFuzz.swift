@@ -59,7 +59,7 @@ let verbose = ProcessInfo.processInfo.environment["VERBOSE"] != nil
 let config = AuthenticatorConfig(resetWindow: nil, maxResidentCredentials: 16)
 let templateSecrets: [(String, [UInt8])] = {
     let recorder = RecordingStore(try! SQLiteCredentialStore.inMemory())
-    _ = try! Authenticator(config: config, store: recorder, presence: Approve(), random: SeededRandom(seed: "vfido fuzz"))
+    _ = try! Authenticator(config: config, store: recorder, presence: Approve(), random: SeededRandom(seed: "vfido fuzz"), clock: ManualClock())
     return recorder.saved
 }()
 
@@ -91,7 +91,7 @@ func check(_ response: [UInt8], for message: [UInt8]) {
 func run(_ input: [UInt8]) {
     let store = try! SQLiteCredentialStore.inMemory()
     for (name, blob) in templateSecrets { try! store.saveSecret(name, blob) }
-    let authenticator = try! Authenticator(config: config, store: store, presence: Approve(), random: SeededRandom(seed: "vfido fuzz"))
+    let authenticator = try! Authenticator(config: config, store: store, presence: Approve(), random: SeededRandom(seed: "vfido fuzz"), clock: ManualClock())
     for message in messages(input) {
         let exchange = blocking { await authenticator.handle(message) }
         if verbose { print(String(format: "  command 0x%02X (%d bytes) -> status 0x%02X", message.first ?? 0, message.count, exchange.response[0])) }

@@ -22,6 +22,11 @@ public enum CBORValue: Hashable, Sendable {
         .map(pairs.compactMap { key, value in value.map { CBORPair(.int(key), $0) } })
     }
 
+    /// Builds a map keyed by a protocol's named integer keys (`enum Key: Int`).
+    public static func keyed<Key: RawRepresentable<Int>>(_ pairs: [(Key, CBORValue?)]) -> CBORValue {
+        intMap(pairs.map { ($0.0.rawValue, $0.1) })
+    }
+
     /// Builds a map from text keys (WebAuthn entities, option maps).
     public static func textMap(_ pairs: [(String, CBORValue?)]) -> CBORValue {
         .map(pairs.compactMap { key, value in value.map { CBORPair(.text(key), $0) } })

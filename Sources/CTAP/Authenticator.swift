@@ -1,16 +1,6 @@
 import CBOR
 import Foundation
 
-/// How makeCredential attests new credentials.
-public enum AttestationMode: String, Sendable, CaseIterable {
-    /// `packed` signed by the batch key, with the batch certificate in x5c.
-    case packed
-    /// `packed` self attestation: signed by the new credential's own key, no certificate.
-    case `self`
-    /// `none`: no attestation statement.
-    case none
-}
-
 public struct AuthenticatorConfig: Sendable {
     public var aaguid: [UInt8]
     public var attestation: AttestationMode
@@ -80,7 +70,7 @@ public actor Authenticator {
     let store: CredentialStore
     let presence: UserPresence
     let random: RandomSource
-    let clock: MonotonicClock
+    let clock: AuthenticatorClock
     var secrets: DeviceSecrets
     var sealer: CredentialIDSealer
     var credentialSecrets: CredentialSecrets
@@ -98,13 +88,13 @@ public actor Authenticator {
     var largeBlobWrite: LargeBlobWrite?
 
     public init(config: AuthenticatorConfig = AuthenticatorConfig(), store: CredentialStore, presence: UserPresence,
-                random: RandomSource = SystemRandom(), clock: MonotonicClock = SystemClock()) throws(CTAPError) {
+                random: RandomSource, clock: AuthenticatorClock) throws(CTAPError) {
         self.config = config
         self.store = store
         self.presence = presence
         self.random = random
         self.clock = clock
-        let secrets = try Self.loadOrCreateSecrets(store: store, aaguid: config.aaguid, random: random)
+        let secrets = try Self.loadOrCreateSecrets(store: store, aaguid: config.aaguid, random: random, now: clock.date)
         self.secrets = secrets
         self.sealer = CredentialIDSealer(masterKey: secrets.masterKey)
         self.credentialSecrets = CredentialSecrets(masterKey: secrets.masterKey)
@@ -124,7 +114,7 @@ public actor Authenticator {
         try storeCall { try store.saveSecret(DeviceSettings.storeName, encoded) }
     }
 
-    static func loadOrCreateSecrets(store: CredentialStore, aaguid: [UInt8], random: RandomSource) throws(CTAPError) -> DeviceSecrets {
+    static func loadOrCreateSecrets(store: CredentialStore, aaguid: [UInt8], random: RandomSource, now: Date) throws(CTAPError) -> DeviceSecrets {
         if let blob = try storeCall({ try store.loadSecret(DeviceSecrets.storeName) }) {
             var stored: DeviceSecrets
             do { stored = try DeviceSecrets(cbor: try CBORReader.decode(blob)) } catch {
@@ -132,12 +122,12 @@ public actor Authenticator {
             }
             // State from before enterprise attestation existed: add its certificate once.
             if stored.enterpriseCertificate.isEmpty {
-                try stored.addEnterpriseIdentity(aaguid: aaguid, random: random)
+                try stored.addEnterpriseIdentity(aaguid: aaguid, random: random, now: now)
                 try storeCall { try store.saveSecret(DeviceSecrets.storeName, stored.cbor.encoded) }
             }
             return stored
         }
-        let fresh = try DeviceSecrets.generate(aaguid: aaguid, random: random)
+        let fresh = try DeviceSecrets.generate(aaguid: aaguid, random: random, now: now)
         try storeCall { try store.saveSecret(DeviceSecrets.storeName, fresh.cbor.encoded) }
         return fresh
     }
@@ -152,40 +142,46 @@ public actor Authenticator {
     public func attestationRootPEM() throws -> String { try secrets.attestationRootPEM() }
 
     /// Handles one CTAP2 message: a command byte, then CBOR parameters. Answers a status byte,
-    /// then CBOR for successful commands that return data.
+    /// then CBOR for successful commands that return data: bytes -> `Command` -> `handle` ->
+    /// the response's encoding.
     public func handle(_ message: [UInt8]) async -> CTAPExchange {
         guard let commandByte = message.first else {
             return CTAPExchange(command: 0, response: [CTAPStatus.invalidLength.rawValue],
                                 error: CTAPError(.invalidLength, "empty message"))
         }
         do {
-            let body = try await dispatch(commandByte, message.dropFirst())
-            return CTAPExchange(command: commandByte, response: [CTAPStatus.ok.rawValue] + (body?.encoded ?? []), error: nil)
+            let response = try await handle(try parse(commandByte, message.dropFirst()))
+            return CTAPExchange(command: commandByte, response: [CTAPStatus.ok.rawValue] + (response?.cbor.encoded ?? []), error: nil)
         } catch {
             return CTAPExchange(command: commandByte, response: [error.status.rawValue], error: error)
         }
     }
 
-    func dispatch(_ commandByte: UInt8, _ body: ArraySlice<UInt8>) async throws(CTAPError) -> CBORValue? {
+    /// The typed command, after the continuations the previous command left are dropped: any
+    /// command but getNextAssertion ends a getAssertion's accounts (CTAP 2.1 §6.3; a new
+    /// getAssertion starts its own), any but credential management ends an enumeration.
+    func parse(_ commandByte: UInt8, _ body: ArraySlice<UInt8>) throws(CTAPError) -> Command {
         guard let command = CTAPCommand(rawValue: commandByte) else {
             pendingAssertions = nil
             throw CTAPError(.invalidCommand, String(format: "unknown command 0x%02X", commandByte))
         }
-        // getNextAssertion must follow getAssertion directly (CTAP 2.1 §6.3).
-        if command != .getNextAssertion && command != .getAssertion { pendingAssertions = nil }
+        if command != .getNextAssertion { pendingAssertions = nil }
         if command != .credentialManagement && command != .credentialManagementPreview { pendingEnumeration = nil }
+        return try Command(command, parameters: body)
+    }
+
+    func handle(_ command: Command) async throws(CTAPError) -> (any CommandResponse)? {
         switch command {
         case .getInfo: return getInfo()
-        case .makeCredential: return try await makeCredential(Parameters(body))
-        case .getAssertion: return try await getAssertion(Parameters(body))
+        case .makeCredential(let request): return try await makeCredential(request)
+        case .getAssertion(let request): return try await getAssertion(request)
         case .getNextAssertion: return try getNextAssertion()
-        case .clientPIN: return try await clientPIN(Parameters(body))
-        case .credentialManagement, .credentialManagementPreview: return try credentialManagement(Parameters(body))
-        case .config: return try authenticatorConfig(Parameters(body))
-        case .largeBlobs: return try largeBlobs(Parameters(body))
+        case .clientPIN(let request): return try await clientPIN(request)
+        case .credentialManagement(let request): return try credentialManagement(request)
+        case .config(let request): try authenticatorConfig(request); return nil
+        case .largeBlobs(let request): return try largeBlobs(request)
         case .reset: try await reset(); return nil
         case .selection: try await selection(); return nil
-        default: throw CTAPError(.invalidCommand, "command \(command) is not supported")
         }
     }
 

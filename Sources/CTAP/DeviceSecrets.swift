@@ -71,7 +71,7 @@ public struct DeviceSecrets: Sendable, Equatable {
     /// A new device: master key and an attestation chain root -> batch certificate, the batch
     /// certificate shaped as FIDO's packed format requires (WebAuthn L3 §8.2.1): subject C, O,
     /// OU "Authenticator Attestation", CN; not a CA; the id-fido-gen-ce-aaguid extension.
-    public static func generate(aaguid: [UInt8], random: RandomSource, now: Date = Date()) throws(CTAPError) -> DeviceSecrets {
+    public static func generate(aaguid: [UInt8], random: RandomSource, now: Date) throws(CTAPError) -> DeviceSecrets {
         do {
             let rootKey = try P256.Signing.PrivateKey(rawRepresentation: CredentialPrivateKey.generate(.es256, random: random).raw)
             let notBefore = now.addingTimeInterval(-86_400)
@@ -103,7 +103,7 @@ public struct DeviceSecrets: Sendable, Equatable {
 
     /// Issues the enterprise attestation key and certificate: its subject carries a serial
     /// number unique to this device, which is what lets an enterprise RP identify the key.
-    mutating func addEnterpriseIdentity(aaguid: [UInt8], random: RandomSource, now: Date = Date()) throws(CTAPError) {
+    mutating func addEnterpriseIdentity(aaguid: [UInt8], random: RandomSource, now: Date) throws(CTAPError) {
         let serial = random.bytes(8).map { String(format: "%02X", $0) }.joined()
         (enterpriseKey, enterpriseCertificate) = try Self.issueAttestationCertificate(
             commonName: "vfido Enterprise Attestation", serial: serial, aaguid: aaguid, rootKey: attestationRootKey,

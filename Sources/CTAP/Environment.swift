@@ -1,3 +1,5 @@
+import Foundation
+
 /// Everything the authenticator core needs from the outside world, injected so that the core
 /// stays a pure, testable state machine (see docs/architecture.md).
 
@@ -42,25 +44,17 @@ public protocol RandomSource: Sendable {
     func bytes(_ count: Int) -> [UInt8]
 }
 
-/// Monotonic time, for the reset window and getNextAssertion's timer.
-public protocol MonotonicClock: Sendable {
+/// The system's implementations live in VirtualKey (SystemEnvironment.swift): the core reads no
+/// clock and no entropy of its own.
+
+/// Time as the core sees it: monotonic for the reset window, token lifetimes and getNextAssertion's
+/// timer; the calendar for the order of accounts (creation time) and certificate validity.
+public protocol AuthenticatorClock: Sendable {
     var now: ContinuousClock.Instant { get }
+    var date: Date { get }
 }
 
-public struct SystemClock: MonotonicClock {
-    public init() {}
-    public var now: ContinuousClock.Instant { .now }
-}
 
-import Crypto
-
-public struct SystemRandom: RandomSource {
-    public init() {}
-    public func bytes(_ count: Int) -> [UInt8] {
-        var g = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &g) }
-    }
-}
 
 /// Durable storage for one authenticator. Implementations encrypt secrets and private keys at
 /// rest; the core hands them over in clear and never writes files itself.

@@ -25,6 +25,18 @@ struct Parameters {
         guard let value = self[key] else { throw CTAPError(.missingParameter, "missing parameter \(key)") }
         return value
     }
+
+    // Optional members of one type: absent -> nil, another type -> CBOR_UNEXPECTED_TYPE.
+    func bytes<K: RawRepresentable<Int>>(_ key: K) throws(CTAPError) -> [UInt8]? { try self[key]?.expectBytes("\(key)") }
+    func text<K: RawRepresentable<Int>>(_ key: K) throws(CTAPError) -> String? { try self[key]?.expectText("\(key)") }
+    func int<K: RawRepresentable<Int>>(_ key: K) throws(CTAPError) -> Int? { try self[key]?.expectInt("\(key)") }
+    func bool<K: RawRepresentable<Int>>(_ key: K) throws(CTAPError) -> Bool? { try self[key]?.expectBool("\(key)") }
+    /// A map member, kept as CBOR for its own parser.
+    func map<K: RawRepresentable<Int>>(_ key: K) throws(CTAPError) -> CBORValue? {
+        guard let value = self[key] else { return nil }
+        _ = try value.expectMap("\(key)")
+        return value
+    }
 }
 
 extension CBORValue {
@@ -54,9 +66,7 @@ extension CBORValue {
     }
 
     /// A text-keyed map member: absent -> nil, present with another type -> CBOR_UNEXPECTED_TYPE.
-    func optionalText(_ key: String) throws(CTAPError) -> String? {
-        try self[text: key].map { v throws(CTAPError) in try v.expectText(key) }
-    }
+    func optionalText(_ key: String) throws(CTAPError) -> String? { try self[text: key]?.expectText(key) }
 }
 
 /// The options map shared by makeCredential and getAssertion: text keys, boolean values.
@@ -107,12 +117,9 @@ struct SubcommandRequest<SubCommand: RawRepresentable<Int>> {
         let sub = try p.required(Key.subCommand).expectInt("subCommand")
         guard let subCommand = SubCommand(rawValue: sub) else { throw CTAPError(.invalidSubcommand, "\(command) subcommand \(sub)") }
         self.subCommand = subCommand
-        if let params = p[Key.subCommandParams] {
-            _ = try params.expectMap("subCommandParams")
-            self.params = params
-        }
-        pinUvAuthProtocol = try p[Key.pinUvAuthProtocol].map { v throws(CTAPError) in try v.expectInt("pinUvAuthProtocol") }
-        pinUvAuthParam = try p[Key.pinUvAuthParam].map { v throws(CTAPError) in try v.expectBytes("pinUvAuthParam") }
+        params = try p.map(Key.subCommandParams)
+        pinUvAuthProtocol = try p.int(Key.pinUvAuthProtocol)
+        pinUvAuthParam = try p.bytes(Key.pinUvAuthParam)
     }
 
     /// The subcommand byte, then the encoded parameters: what pinUvAuthParam covers (after a

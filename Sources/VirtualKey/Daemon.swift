@@ -59,7 +59,8 @@ public func makeAuthenticator(configuration: DaemonConfiguration, key: Int = 1, 
         store = try .inMemory()
     }
     return try Authenticator(config: configuration.authenticator, store: store,
-                             presence: presence ?? FixedPresence(approve: configuration.presence != .deny))
+                             presence: presence ?? FixedPresence(approve: configuration.presence != .deny),
+                             random: SystemRandom(), clock: SystemClock())
 }
 
 extension DaemonConfiguration {

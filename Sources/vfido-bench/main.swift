@@ -114,7 +114,7 @@ results["swift_crypto_sign_ops_per_s"] = [
 // In-process: the authenticator core on an in-memory SQLite store.
 var inProcess: [String: Any] = [:]
 for (name, alg) in [("ES256", -7), ("EdDSA", -8)] {
-    let authenticator = try Authenticator(store: try SQLiteCredentialStore.inMemory(), presence: Approve())
+    let authenticator = try Authenticator(store: try SQLiteCredentialStore.inMemory(), presence: Approve(), random: SystemRandom(), clock: SystemClock())
     var user = 0
     let makeCredentialRate = try await rate {
         user += 1

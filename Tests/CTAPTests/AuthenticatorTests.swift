@@ -258,6 +258,7 @@ import X509
         let f = try Fixture()
         for (i, name) in ["alice", "bob", "carol"].enumerated() {
             _ = try await register(f, rk: true, userId: [UInt8(i + 1)], name: name)
+            f.clock.offset += .seconds(1)  // creation order is the injected clock's
         }
         _ = try await register(f, rk: true, userId: [9], name: "mallory", rpId: "other.example")
         let (status, first) = try await f.call(0x02, .intMap(getAssertionRequest()))
@@ -377,11 +378,16 @@ import X509
     @Test func responsesAreCanonical() async throws {
         // Fixture.call decodes every response and fails unless it equals its canonical re-encoding.
         let f = try Fixture()
-        _ = try await f.call(0x04)
-        _ = try await f.call(0x01, .intMap(makeCredentialRequest(rk: true)))
-        _ = try await f.call(0x01, .intMap(makeCredentialRequest(userId: [7], rk: true)))
-        _ = try await f.call(0x02, .intMap(getAssertionRequest()))
-        _ = try await f.call(0x08)
+        #expect(try await f.call(0x04).0 == .ok)
+        #expect(try await f.call(0x01, .intMap(makeCredentialRequest(rk: true))).0 == .ok)
+        f.clock.offset += .seconds(1)
+        #expect(try await f.call(0x01, .intMap(makeCredentialRequest(userId: [7], rk: true))).0 == .ok)
+        let (status, first) = try await f.call(0x02, .intMap(getAssertionRequest()))
+        #expect(status == .ok && first?[int: 5] == 2)
+        let (next, second) = try await f.call(0x08)
+        #expect(next == .ok && second?[int: 4] != nil)
+        #expect(try await f.call(0x06, .intMap([(1, 2), (2, 2)])).0 == .ok)  // clientPIN getKeyAgreement
+        #expect(try await f.call(0x0C, .intMap([(1, 100), (3, 0)])).0 == .ok)  // largeBlobs get
     }
 }
 

@@ -82,6 +82,7 @@ import Testing
         for id: UInt8 in [1, 2] {
             let request = makeCredentialRequest(userId: [id], userName: "user\(id)", rk: true, options: [("uv", true)])
             #expect(try await f.call(0x01, .intMap(request)).0 == .ok)
+            f.clock.offset += .seconds(1)
         }
         // No user verification: id alone, through getAssertion and getNextAssertion.
         let (status, first) = try await f.call(0x02, .intMap(getAssertionRequest()))

@@ -5,12 +5,6 @@ import Crypto
 import Foundation
 @testable import CTAP
 
-final class ManualClock: MonotonicClock, @unchecked Sendable {
-    private let start = ContinuousClock.now
-    var offset: Duration = .zero
-    var now: ContinuousClock.Instant { start + offset }
-}
-
 /// Answers prompts as told and records what was asked.
 final class ScriptedPresence: UserPresence, @unchecked Sendable {
     var answer: UserPresenceResult = .approved

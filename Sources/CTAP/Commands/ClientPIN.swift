@@ -23,19 +23,16 @@ struct ClientPINRequest {
     var rpId: String?
 
     init(_ p: Parameters) throws(CTAPError) {
-        pinUvAuthProtocol = try p[Key.pinUvAuthProtocol].map { v throws(CTAPError) in try v.expectInt("pinUvAuthProtocol") }
+        pinUvAuthProtocol = try p.int(Key.pinUvAuthProtocol)
         let sub = try p.required(Key.subCommand).expectInt("subCommand")
         guard let subCommand = SubCommand(rawValue: sub) else { throw CTAPError(.invalidSubcommand, "clientPIN subcommand \(sub)") }
         self.subCommand = subCommand
-        if let ka = p[Key.keyAgreement] {
-            _ = try ka.expectMap("keyAgreement")
-            keyAgreement = ka
-        }
-        pinUvAuthParam = try p[Key.pinUvAuthParam].map { v throws(CTAPError) in try v.expectBytes("pinUvAuthParam") }
-        newPinEnc = try p[Key.newPinEnc].map { v throws(CTAPError) in try v.expectBytes("newPinEnc") }
-        pinHashEnc = try p[Key.pinHashEnc].map { v throws(CTAPError) in try v.expectBytes("pinHashEnc") }
-        permissions = try p[Key.permissions].map { v throws(CTAPError) in try v.expectInt("permissions") }
-        rpId = try p[Key.rpId].map { v throws(CTAPError) in try v.expectText("rpId") }
+        keyAgreement = try p.map(Key.keyAgreement)
+        pinUvAuthParam = try p.bytes(Key.pinUvAuthParam)
+        newPinEnc = try p.bytes(Key.newPinEnc)
+        pinHashEnc = try p.bytes(Key.pinHashEnc)
+        permissions = try p.int(Key.permissions)
+        rpId = try p.text(Key.rpId)
     }
 
     /// The protocol, which these subcommands require.
@@ -46,10 +43,29 @@ struct ClientPINRequest {
     }
 }
 
-extension Authenticator {
-    enum ClientPINResponseKey: Int {
-        case keyAgreement = 0x01, pinUvAuthToken = 0x02, pinRetries = 0x03, powerCycleState = 0x04, uvRetries = 0x05
+/// What a clientPIN subcommand answers; members it does not set are absent.
+struct ClientPINResponse: CommandResponse {
+    enum Key: Int { case keyAgreement = 0x01, pinUvAuthToken = 0x02, pinRetries = 0x03, powerCycleState = 0x04, uvRetries = 0x05 }
+
+    var keyAgreement: CBORValue?
+    var pinUvAuthToken: [UInt8]?
+    var pinRetries: Int?
+    /// Present (true) only while PIN use waits for a power cycle.
+    var powerCycleState: Bool?
+    var uvRetries: Int?
+
+    var cbor: CBORValue {
+        .keyed([
+            (Key.keyAgreement, keyAgreement),
+            (.pinUvAuthToken, pinUvAuthToken.map(CBORValue.bytes)),
+            (.pinRetries, pinRetries.map(CBORValue.int)),
+            (.powerCycleState, powerCycleState.map(CBORValue.bool)),
+            (.uvRetries, uvRetries.map(CBORValue.int)),
+        ])
     }
+}
+
+extension Authenticator {
 
     /// Token permissions this authenticator can grant: only what it implements (no bio enrollment,
     /// no persistent read-only credential management).
@@ -57,18 +73,16 @@ extension Authenticator {
         .makeCredential, .getAssertion, .credentialManagement, .largeBlobWrite, .authenticatorConfig,
     ]
 
-    func clientPIN(_ parameters: Parameters) async throws(CTAPError) -> CBORValue? {
-        let request = try ClientPINRequest(parameters)
+    func clientPIN(_ request: ClientPINRequest) async throws(CTAPError) -> ClientPINResponse? {
         switch request.subCommand {
         case .getPINRetries:
             // CTAP 2.1 §6.5.5.3 names no error here; with no PIN, deployed keys (YubiKey 5) and
             // python-fido2's device suite answer PIN_NOT_SET (docs/conformance.md).
             guard pin.hash != nil else { throw CTAPError(.pinNotSet, "getPINRetries without a PIN") }
-            return .intMap([(ClientPINResponseKey.pinRetries.rawValue, .int(pin.retries)),
-                            (ClientPINResponseKey.powerCycleState.rawValue, pinSession.blockedUntilPowerCycle ? .bool(true) : nil)])
+            return ClientPINResponse(pinRetries: pin.retries, powerCycleState: pinSession.blockedUntilPowerCycle ? true : nil)
         case .getKeyAgreement:
             _ = try request.requireProtocol()
-            return .intMap([(ClientPINResponseKey.keyAgreement.rawValue, pinSession.publicKeyCOSE)])
+            return ClientPINResponse(keyAgreement: pinSession.publicKeyCOSE)
         case .setPIN:
             try setPIN(request)
             return nil
@@ -81,7 +95,7 @@ extension Authenticator {
             return try await uvToken(request)
         case .getUVRetries:
             guard config.builtInUV else { throw CTAPError(.notAllowed, "no built-in user verification") }
-            return .intMap([(ClientPINResponseKey.uvRetries.rawValue, .int(settings.uvRetries))])
+            return ClientPINResponse(uvRetries: settings.uvRetries)
         }
     }
 
@@ -99,7 +113,7 @@ extension Authenticator {
     }
 
     /// getPinUvAuthTokenUsingUvWithPermissions (§6.5.5.7.3): the prompt policy verifies the user.
-    func uvToken(_ r: ClientPINRequest) async throws(CTAPError) -> CBORValue {
+    func uvToken(_ r: ClientPINRequest) async throws(CTAPError) -> ClientPINResponse {
         guard config.builtInUV else { throw CTAPError(.notAllowed, "no built-in user verification") }
         guard let keyAgreement = r.keyAgreement else { throw CTAPError(.missingParameter, "keyAgreement") }
         let proto = try r.requireProtocol()
@@ -110,7 +124,7 @@ extension Authenticator {
     }
 
     /// A fresh pinUvAuthToken with these permissions, encrypted for the platform.
-    func issueToken(permissions: TokenPermissions, rpId: String?, proto: PinUvAuthProtocol, shared: [UInt8]) throws(CTAPError) -> CBORValue {
+    func issueToken(permissions: TokenPermissions, rpId: String?, proto: PinUvAuthProtocol, shared: [UInt8]) throws(CTAPError) -> ClientPINResponse {
         pinSession.resetToken(random)
         pinSession.tokenInUse = true
         pinSession.permissions = permissions
@@ -118,7 +132,7 @@ extension Authenticator {
         pinSession.userVerified = true
         pinSession.tokenIssuedAt = clock.now
         let encrypted = try proto.encrypt(key: shared, pinSession.token, iv: random.bytes(16))
-        return .intMap([(ClientPINResponseKey.pinUvAuthToken.rawValue, .bytes(encrypted))])
+        return ClientPINResponse(pinUvAuthToken: encrypted)
     }
 
     func setPIN(_ r: ClientPINRequest) throws(CTAPError) {
@@ -161,7 +175,7 @@ extension Authenticator {
         pinSession.resetToken(random)
     }
 
-    func pinToken(_ r: ClientPINRequest) throws(CTAPError) -> CBORValue {
+    func pinToken(_ r: ClientPINRequest) throws(CTAPError) -> ClientPINResponse {
         guard let keyAgreement = r.keyAgreement, let pinHashEnc = r.pinHashEnc else {
             throw CTAPError(.missingParameter, "getPinToken needs keyAgreement and pinHashEnc")
         }
@@ -223,58 +237,5 @@ extension Authenticator {
     func savePin() throws(CTAPError) {
         let encoded = pin.cbor.encoded
         try storeCall { try store.saveSecret(StoredPin.storeName, encoded) }
-    }
-
-    /// Checks a pinUvAuthParam over `message` by the current token, which must hold
-    /// `permission`. Shared by authenticatorConfig, credential management and large blobs.
-    func verifyTokenParam(_ param: [UInt8], protocol number: Int?, message: [UInt8], permission: TokenPermissions) throws(CTAPError) {
-        guard let number else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
-        guard let proto = PinUvAuthProtocol(rawValue: number) else { throw CTAPError(.invalidParameter, "pinUvAuthProtocol \(number)") }
-        guard pinSession.tokenInUse, let issued = pinSession.tokenIssuedAt, clock.now - issued <= PinUvSession.tokenLifetime,
-              proto.verify(key: pinSession.token, message, signature: param) else {
-            throw CTAPError(.pinAuthInvalid, "pinUvAuthParam does not verify")
-        }
-        guard pinSession.permissions.contains(permission) else {
-            throw CTAPError(.pinAuthInvalid, "token lacks permission 0x\(String(permission.rawValue, radix: 16))")
-        }
-    }
-
-    /// Checks a pinUvAuthParam over clientDataHash for makeCredential or getAssertion
-    /// (CTAP 2.1 §6.1.2 step 11, §6.2.2 step 9) and binds the token to the RP on first use.
-    func verifyPinUvAuthParam(_ param: [UInt8], protocol number: Int?, clientDataHash: [UInt8],
-                              permission: TokenPermissions, rpId: String) throws(CTAPError) {
-        try verifyTokenParam(param, protocol: number, message: clientDataHash, permission: permission)
-        if let bound = pinSession.permissionsRPID, bound != rpId {
-            throw CTAPError(.pinAuthInvalid, "token is bound to \(bound)")
-        }
-        pinSession.permissionsRPID = rpId
-        guard pinSession.userVerified else { throw CTAPError(.pinAuthInvalid, "token has no user verification") }
-    }
-
-    /// Step 11 of makeCredential, step 9 of getAssertion: the user is verified by the token
-    /// (pinUvAuthParam) or by built-in UV, which is also the touch. Returns the flags earned.
-    func verifyUser(pinUvAuthParam param: [UInt8]?, protocol number: Int?, clientDataHash: [UInt8], permission: TokenPermissions,
-                    builtInUV: Bool, asking request: UserPresenceRequest) async throws(CTAPError) -> AuthenticatorData.Flags {
-        if let param {
-            try verifyPinUvAuthParam(param, protocol: number, clientDataHash: clientDataHash, permission: permission,
-                                     rpId: request.rpId ?? "")
-            return [.userVerified]
-        }
-        guard builtInUV else { return [] }
-        try await performBuiltInUV(request)
-        return [.userVerified, .userPresent]
-    }
-
-    /// Steps 1 and 2 of makeCredential and getAssertion (CTAP 2.1 §6.1.2, §6.2.2): an empty
-    /// pinUvAuthParam is a platform's "touch to select" probe, answered after the touch with
-    /// PIN_NOT_SET or PIN_INVALID; any other pinUvAuthParam needs a supported protocol.
-    func pinUvAuthPreamble(_ param: [UInt8]?, protocol number: Int?, rpId: String) async throws(CTAPError) {
-        guard let param else { return }
-        if param.isEmpty {
-            try await requireUserPresence(UserPresenceRequest(operation: .touchProbe, rpId: rpId))
-            throw CTAPError(pin.hash == nil ? .pinNotSet : .pinInvalid, "touch probe")
-        }
-        guard let number else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
-        guard PinUvAuthProtocol(rawValue: number) != nil else { throw CTAPError(.invalidParameter, "pinUvAuthProtocol \(number)") }
     }
 }

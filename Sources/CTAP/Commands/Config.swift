@@ -17,8 +17,7 @@ extension SubcommandRequest where SubCommand == ConfigSubCommand {
 }
 
 extension Authenticator {
-    func authenticatorConfig(_ parameters: Parameters) throws(CTAPError) -> CBORValue? {
-        let request = try ConfigRequest(parameters, command: "config")
+    func authenticatorConfig(_ request: ConfigRequest) throws(CTAPError) {
         if let param = request.pinUvAuthParam {
             try verifyTokenParam(param, protocol: request.pinUvAuthProtocol, message: request.authenticatedMessage,
                                  permission: .authenticatorConfig)
@@ -32,10 +31,9 @@ extension Authenticator {
             settings.alwaysUv.toggle()
         case .setMinPINLength:
             try setMinPINLength(request.params)
-            return nil
+            return
         }
         try saveSettings()
-        return nil
     }
 
     /// setMinPINLength (§6.11.4): the minimum only grows; a PIN shorter than the new minimum

@@ -25,14 +25,44 @@ enum CredentialEnumeration {
     case credentials([ResidentCredential])
 }
 
-extension Authenticator {
-    enum CredentialManagementResponseKey: Int {
+/// What a credential-management subcommand answers; members it does not set are absent.
+struct CredentialManagementResponse: CommandResponse {
+    enum Key: Int {
         case existingCount = 0x01, remainingCount = 0x02, rp = 0x03, rpIDHash = 0x04, totalRPs = 0x05, user = 0x06
         case credentialID = 0x07, publicKey = 0x08, totalCredentials = 0x09, credProtect = 0x0A, largeBlobKey = 0x0B
     }
 
-    func credentialManagement(_ parameters: Parameters) throws(CTAPError) -> CBORValue? {
-        let request = try CredentialManagementRequest(parameters, command: "credentialManagement")
+    var existingCount: Int?
+    var remainingCount: Int?
+    var rp: CBORValue?
+    var rpIDHash: [UInt8]?
+    var totalRPs: Int?
+    var user: CBORValue?
+    var credentialID: [UInt8]?
+    var publicKey: CBORValue?
+    var totalCredentials: Int?
+    var credProtect: UInt8?
+    var largeBlobKey: [UInt8]?
+
+    var cbor: CBORValue {
+        .keyed([
+            (Key.existingCount, existingCount.map(CBORValue.int)),
+            (.remainingCount, remainingCount.map(CBORValue.int)),
+            (.rp, rp),
+            (.rpIDHash, rpIDHash.map(CBORValue.bytes)),
+            (.totalRPs, totalRPs.map(CBORValue.int)),
+            (.user, user),
+            (.credentialID, credentialID.map { .textMap([("id", .bytes($0)), ("type", "public-key")]) }),
+            (.publicKey, publicKey),
+            (.totalCredentials, totalCredentials.map(CBORValue.int)),
+            (.credProtect, credProtect.map { .int(Int($0)) }),
+            (.largeBlobKey, largeBlobKey.map(CBORValue.bytes)),
+        ])
+    }
+}
+
+extension Authenticator {
+    func credentialManagement(_ request: CredentialManagementRequest) throws(CTAPError) -> CredentialManagementResponse? {
         switch request.subCommand {
         case .enumerateRPsGetNextRP, .enumerateCredentialsGetNextCredential:
             return try nextEnumerated(request.subCommand)
@@ -44,8 +74,7 @@ extension Authenticator {
         switch request.subCommand {
         case .getCredsMetadata:
             guard pinSession.permissionsRPID == nil else { throw CTAPError(.pinAuthInvalid, "token is bound to an RP") }
-            return .intMap([(CredentialManagementResponseKey.existingCount.rawValue, .int(all.count)),
-                            (CredentialManagementResponseKey.remainingCount.rawValue, .int(max(0, config.maxResidentCredentials - all.count)))])
+            return CredentialManagementResponse(existingCount: all.count, remainingCount: max(0, config.maxResidentCredentials - all.count))
         case .enumerateRPsBegin:
             guard pinSession.permissionsRPID == nil else { throw CTAPError(.pinAuthInvalid, "token is bound to an RP") }
             var seen = Set<[UInt8]>()
@@ -98,7 +127,7 @@ extension Authenticator {
         return credential
     }
 
-    func nextEnumerated(_ sub: CredentialManagementSubCommand) throws(CTAPError) -> CBORValue {
+    func nextEnumerated(_ sub: CredentialManagementSubCommand) throws(CTAPError) -> CredentialManagementResponse {
         switch (pendingEnumeration, sub) {
         case (.rps(var rest), .enumerateRPsGetNextRP) where !rest.isEmpty:
             let next = rest.removeFirst()
@@ -114,22 +143,15 @@ extension Authenticator {
         }
     }
 
-    func rpEntry(_ c: ResidentCredential, total: Int?) -> CBORValue {
-        .intMap([
-            (CredentialManagementResponseKey.rp.rawValue, .textMap([("id", .text(c.rpId)), ("name", c.rpName.map(CBORValue.text))])),
-            (CredentialManagementResponseKey.rpIDHash.rawValue, .bytes(c.rpIdHash)),
-            (CredentialManagementResponseKey.totalRPs.rawValue, total.map(CBORValue.int)),
-        ])
+    func rpEntry(_ c: ResidentCredential, total: Int?) -> CredentialManagementResponse {
+        CredentialManagementResponse(rp: .textMap([("id", .text(c.rpId)), ("name", c.rpName.map(CBORValue.text))]),
+                                     rpIDHash: c.rpIdHash, totalRPs: total)
     }
 
-    func credentialEntry(_ c: ResidentCredential, total: Int?) throws(CTAPError) -> CBORValue {
-        .intMap([
-            (CredentialManagementResponseKey.user.rawValue, c.userEntity(includeIdentifyingFields: true)),
-            (CredentialManagementResponseKey.credentialID.rawValue, .textMap([("id", .bytes(c.id)), ("type", "public-key")])),
-            (CredentialManagementResponseKey.publicKey.rawValue, try CredentialPrivateKey(algorithm: c.algorithm, raw: c.privateKey).publicKeyCOSE()),
-            (CredentialManagementResponseKey.totalCredentials.rawValue, total.map(CBORValue.int)),
-            (CredentialManagementResponseKey.credProtect.rawValue, .int(Int(c.credProtect))),
-            (CredentialManagementResponseKey.largeBlobKey.rawValue, .bytes(credentialSecrets.largeBlobKey(credentialId: c.id))),
-        ])
+    func credentialEntry(_ c: ResidentCredential, total: Int?) throws(CTAPError) -> CredentialManagementResponse {
+        CredentialManagementResponse(
+            user: c.userEntity(includeIdentifyingFields: true), credentialID: c.id,
+            publicKey: try CredentialPrivateKey(algorithm: c.algorithm, raw: c.privateKey).publicKeyCOSE(),
+            totalCredentials: total, credProtect: c.credProtect, largeBlobKey: credentialSecrets.largeBlobKey(credentialId: c.id))
     }
 }

@@ -21,17 +21,9 @@ struct GetAssertionRequest {
         allowList = try CredentialDescriptor.list(p[Key.allowList], "allowList")
         extensions = try GetAssertionExtensions(p[Key.extensions])
         options = try Options(p[Key.options])
-        pinUvAuthParam = try p[Key.pinUvAuthParam].map { v throws(CTAPError) in try v.expectBytes("pinUvAuthParam") }
-        pinUvAuthProtocol = try p[Key.pinUvAuthProtocol].map { v throws(CTAPError) in try v.expectInt("pinUvAuthProtocol") }
+        pinUvAuthParam = try p.bytes(Key.pinUvAuthParam)
+        pinUvAuthProtocol = try p.int(Key.pinUvAuthProtocol)
     }
-}
-
-/// One credential that can answer an assertion.
-struct AssertionCandidate {
-    var id: [UInt8]
-    var source: CredentialSource
-    var key: CredentialPrivateKey
-    var resident: ResidentCredential?
 }
 
 /// What getNextAssertion continues with (CTAP 2.1 §6.3): valid for 30 s, and only directly
@@ -47,15 +39,35 @@ struct PendingAssertions {
     var startedAt: ContinuousClock.Instant
 }
 
-extension Authenticator {
-    enum GetAssertionResponseKey: Int {
+/// One assertion, as getAssertion and getNextAssertion answer it.
+struct GetAssertionResponse: CommandResponse {
+    enum Key: Int {
         case credential = 0x01, authData = 0x02, signature = 0x03, user = 0x04, numberOfCredentials = 0x05
         case userSelected = 0x06, largeBlobKey = 0x07
     }
 
-    func getAssertion(_ parameters: Parameters) async throws(CTAPError) -> CBORValue {
-        pendingAssertions = nil
-        let request = try GetAssertionRequest(parameters)
+    var credentialID: [UInt8]
+    var authData: [UInt8]
+    var signature: [UInt8]
+    /// The user entity of a discoverable credential (only its id without user verification).
+    var user: CBORValue?
+    var numberOfCredentials: Int?
+    var largeBlobKey: [UInt8]?
+
+    var cbor: CBORValue {
+        .keyed([
+            (Key.credential, .textMap([("id", .bytes(credentialID)), ("type", "public-key")])),
+            (.authData, .bytes(authData)),
+            (.signature, .bytes(signature)),
+            (.user, user),
+            (.numberOfCredentials, numberOfCredentials.map(CBORValue.int)),
+            (.largeBlobKey, largeBlobKey.map(CBORValue.bytes)),
+        ])
+    }
+}
+
+extension Authenticator {
+    func getAssertion(_ request: GetAssertionRequest) async throws(CTAPError) -> GetAssertionResponse {
 
         // Steps 1 and 2: touch probes, and the protocol of a pinUvAuthParam.
         try await pinUvAuthPreamble(request.pinUvAuthParam, protocol: request.pinUvAuthProtocol, rpId: request.rpId)
@@ -115,7 +127,7 @@ extension Authenticator {
 
     /// Signs one assertion: authData || clientDataHash with the credential's key, with the
     /// extension outputs this credential has.
-    func assertion(_ candidate: AssertionCandidate, _ context: PendingAssertions, numberOfCredentials: Int?) throws(CTAPError) -> CBORValue {
+    func assertion(_ candidate: AssertionCandidate, _ context: PendingAssertions, numberOfCredentials: Int?) throws(CTAPError) -> GetAssertionResponse {
         let flags = context.flags
         var outputs = ExtensionOutputs()
         if context.extensions.credBlob { outputs.add("credBlob", .bytes(candidate.source.credBlob)) }
@@ -127,15 +139,10 @@ extension Authenticator {
                                          extensions: outputs.cbor?.encoded)
         let signature = try candidate.key.sign(authData.bytes + context.clientDataHash)
         let largeBlobKey = context.extensions.largeBlobKey && candidate.resident != nil
-        return .intMap([
-            (GetAssertionResponseKey.credential.rawValue, .textMap([("id", .bytes(candidate.id)), ("type", "public-key")])),
-            (GetAssertionResponseKey.authData.rawValue, .bytes(authData.bytes)),
-            (GetAssertionResponseKey.signature.rawValue, .bytes(signature)),
-            (GetAssertionResponseKey.user.rawValue,
-             candidate.resident?.userEntity(includeIdentifyingFields: flags.contains(.userVerified))),
-            (GetAssertionResponseKey.numberOfCredentials.rawValue, numberOfCredentials.map(CBORValue.int)),
-            (GetAssertionResponseKey.largeBlobKey.rawValue,
-             largeBlobKey ? .bytes(credentialSecrets.largeBlobKey(credentialId: candidate.id)) : nil),
-        ])
+        return GetAssertionResponse(
+            credentialID: candidate.id, authData: authData.bytes, signature: signature,
+            user: candidate.resident?.userEntity(includeIdentifyingFields: flags.contains(.userVerified)),
+            numberOfCredentials: numberOfCredentials,
+            largeBlobKey: largeBlobKey ? credentialSecrets.largeBlobKey(credentialId: candidate.id) : nil)
     }
 }

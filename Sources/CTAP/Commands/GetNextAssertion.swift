@@ -4,7 +4,7 @@ import CBOR
 extension Authenticator {
     static let nextAssertionTimeout: Duration = .seconds(30)
 
-    func getNextAssertion() throws(CTAPError) -> CBORValue {
+    func getNextAssertion() throws(CTAPError) -> GetAssertionResponse {
         guard var pending = pendingAssertions else { throw CTAPError(.notAllowed, "no getAssertion to continue") }
         guard clock.now - pending.startedAt <= Self.nextAssertionTimeout, !pending.remaining.isEmpty else {
             pendingAssertions = nil

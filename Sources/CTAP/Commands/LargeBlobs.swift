@@ -13,14 +13,21 @@ struct LargeBlobsRequest {
     var pinUvAuthProtocol: Int?
 
     init(_ p: Parameters) throws(CTAPError) {
-        get = try p[Key.get].map { v throws(CTAPError) in try v.expectInt("get") }
-        set = try p[Key.set].map { v throws(CTAPError) in try v.expectBytes("set") }
+        get = try p.int(Key.get)
+        set = try p.bytes(Key.set)
         offset = try p.required(Key.offset).expectInt("offset")
-        length = try p[Key.length].map { v throws(CTAPError) in try v.expectInt("length") }
-        pinUvAuthParam = try p[Key.pinUvAuthParam].map { v throws(CTAPError) in try v.expectBytes("pinUvAuthParam") }
-        pinUvAuthProtocol = try p[Key.pinUvAuthProtocol].map { v throws(CTAPError) in try v.expectInt("pinUvAuthProtocol") }
+        length = try p.int(Key.length)
+        pinUvAuthParam = try p.bytes(Key.pinUvAuthParam)
+        pinUvAuthProtocol = try p.int(Key.pinUvAuthProtocol)
         guard offset >= 0, (get ?? 0) >= 0, (length ?? 0) >= 0 else { throw CTAPError(.invalidParameter, "negative offset or length") }
     }
+}
+
+/// A fragment of the serialized large-blob array (a get's answer).
+struct LargeBlobsResponse: CommandResponse {
+    enum Key: Int { case config = 0x01 }
+    var config: [UInt8]
+    var cbor: CBORValue { .keyed([(Key.config, .bytes(config))]) }
 }
 
 /// A write in progress: the fragments so far and the announced total length.
@@ -41,8 +48,7 @@ extension Authenticator {
         try storeCall { try store.loadSecret(Self.largeBlobsStoreName) } ?? Self.emptyLargeBlobArray
     }
 
-    func largeBlobs(_ parameters: Parameters) throws(CTAPError) -> CBORValue? {
-        let request = try LargeBlobsRequest(parameters)
+    func largeBlobs(_ request: LargeBlobsRequest) throws(CTAPError) -> LargeBlobsResponse? {
         switch (request.get, request.set) {
         case (let count?, nil):
             guard request.length == nil, request.pinUvAuthParam == nil, request.pinUvAuthProtocol == nil else {
@@ -52,7 +58,7 @@ extension Authenticator {
             let array = try storedLargeBlobArray()
             guard request.offset <= array.count else { throw CTAPError(.invalidParameter, "offset beyond the array") }
             let end = min(array.count, request.offset + count)
-            return .intMap([(1, .bytes(Array(array[request.offset..<end])))])
+            return LargeBlobsResponse(config: Array(array[request.offset..<end]))
         case (nil, let fragment?):
             try writeLargeBlobFragment(fragment, request)
             return nil

@@ -53,27 +53,43 @@ struct MakeCredentialRequest {
             algorithms.append(try alg.expectInt("pubKeyCredParams alg"))
         }
         excludeList = try CredentialDescriptor.list(p[Key.excludeList], "excludeList")
-        if let extensions = p[Key.extensions] {
-            _ = try extensions.expectMap("extensions")
-            self.extensions = extensions
-        }
+        extensions = try p.map(Key.extensions)
         options = try Options(p[Key.options])
-        pinUvAuthParam = try p[Key.pinUvAuthParam].map { v throws(CTAPError) in try v.expectBytes("pinUvAuthParam") }
-        pinUvAuthProtocol = try p[Key.pinUvAuthProtocol].map { v throws(CTAPError) in try v.expectInt("pinUvAuthProtocol") }
-        enterpriseAttestation = try p[Key.enterpriseAttestation].map { v throws(CTAPError) in try v.expectInt("enterpriseAttestation") }
-        attestationFormatsPreference = try p[Key.attestationFormatsPreference].map { v throws(CTAPError) in
-            var formats: [String] = []
-            for f in try v.expectArray("attestationFormatsPreference") { formats.append(try f.expectText("attestation format")) }
-            return formats
+        pinUvAuthParam = try p.bytes(Key.pinUvAuthParam)
+        pinUvAuthProtocol = try p.int(Key.pinUvAuthProtocol)
+        enterpriseAttestation = try p.int(Key.enterpriseAttestation)
+        if let preference = p[Key.attestationFormatsPreference] {
+            attestationFormatsPreference = []
+            for format in try preference.expectArray("attestationFormatsPreference") {
+                attestationFormatsPreference?.append(try format.expectText("attestation format"))
+            }
         }
     }
 }
 
-extension Authenticator {
-    enum MakeCredentialResponseKey: Int { case fmt = 0x01, authData = 0x02, attStmt = 0x03, epAtt = 0x04, largeBlobKey = 0x05 }
+/// The attestation object's members, as makeCredential answers them.
+struct MakeCredentialResponse: CommandResponse {
+    enum Key: Int { case fmt = 0x01, authData = 0x02, attStmt = 0x03, epAtt = 0x04, largeBlobKey = 0x05 }
 
-    func makeCredential(_ parameters: Parameters) async throws(CTAPError) -> CBORValue {
-        let request = try MakeCredentialRequest(parameters)
+    var format: String
+    var authData: [UInt8]
+    var attestationStatement: CBORValue
+    var enterpriseAttestation: Bool
+    var largeBlobKey: [UInt8]?
+
+    var cbor: CBORValue {
+        .keyed([
+            (Key.fmt, .text(format)),
+            (.authData, .bytes(authData)),
+            (.attStmt, attestationStatement),
+            (.epAtt, enterpriseAttestation ? .bool(true) : nil),
+            (.largeBlobKey, largeBlobKey.map(CBORValue.bytes)),
+        ])
+    }
+}
+
+extension Authenticator {
+    func makeCredential(_ request: MakeCredentialRequest) async throws(CTAPError) -> MakeCredentialResponse {
 
         // Steps 1 and 2: touch probes, and the protocol of a pinUvAuthParam.
         try await pinUvAuthPreamble(request.pinUvAuthParam, protocol: request.pinUvAuthProtocol, rpId: request.rpId)
@@ -142,7 +158,7 @@ extension Authenticator {
             let credential = ResidentCredential(
                 id: credentialId, rpId: request.rpId, rpIdHash: rpIdHash, rpName: request.rpName, userId: request.userId,
                 userName: request.userName, userDisplayName: request.userDisplayName, algorithm: algorithm,
-                privateKey: privateKey.raw, credProtect: credProtect, createdAt: Date().timeIntervalSince1970)
+                privateKey: privateKey.raw, credProtect: credProtect, createdAt: clock.date.timeIntervalSince1970)
             try storeCall { try store.saveResidentCredential(credential) }
         } else if source.keyIsDetached {
             try storeCall { try store.saveDetachedKey(id: credentialId, privateKey: privateKey.raw) }
@@ -165,95 +181,8 @@ extension Authenticator {
             extensions: outputs.cbor?.encoded)
         let (format, statement) = try attest(authData.bytes, clientDataHash: request.clientDataHash, credentialKey: privateKey,
                                              preference: request.attestationFormatsPreference, enterprise: enterprise)
-        return .intMap([
-            (MakeCredentialResponseKey.fmt.rawValue, .text(format)),
-            (MakeCredentialResponseKey.authData.rawValue, .bytes(authData.bytes)),
-            (MakeCredentialResponseKey.attStmt.rawValue, statement),
-            (MakeCredentialResponseKey.epAtt.rawValue, enterprise ? .bool(true) : nil),
-            (MakeCredentialResponseKey.largeBlobKey.rawValue,
-             extensions.largeBlobKey ? .bytes(credentialSecrets.largeBlobKey(credentialId: credentialId)) : nil),
-        ])
-    }
-
-    /// Steps 4 to 6 of makeCredential and getAssertion: whether built-in UV will verify the
-    /// user. With a pinUvAuthParam the `uv` option is ignored; alwaysUv turns built-in UV on
-    /// when there is one; otherwise, if UV is `required` and the key is protected by a PIN or
-    /// built-in UV, the platform must bring a token (PUAT_REQUIRED).
-    /// `silent` (getAssertion with up=false) is exempt from alwaysUv (§6.2.2 step 5 applies only
-    /// when "up" is true): platforms probe silently for their credentials.
-    func planUserVerification(_ options: Options, pinUvAuthParam: [UInt8]?, required: Bool, silent: Bool = false) throws(CTAPError) -> Bool {
-        guard pinUvAuthParam == nil else { return false }
-        if options["uv"] == true {
-            guard config.builtInUV else { throw CTAPError(.invalidOption, "no built-in user verification") }
-            return true
-        }
-        if settings.alwaysUv && !silent {
-            if config.builtInUV { return true }
-            throw CTAPError(pin.hash == nil ? .pinNotSet : .puatRequired, "alwaysUv: user verification is required")
-        }
-        if required && isProtectedByUV { throw CTAPError(.puatRequired, "user verification is configured and required here") }
-        return false
-    }
-
-    /// The attestation statement (WebAuthn L3 §8.2 packed, §8.7 none). A CTAP 2.2
-    /// attestationFormatsPreference naming "none" first is honoured.
-    func attest(_ authData: [UInt8], clientDataHash: [UInt8], credentialKey: CredentialPrivateKey,
-                preference: [String]?, enterprise: Bool = false) throws(CTAPError) -> (String, CBORValue) {
-        var mode = config.attestation
-        if let first = preference?.first(where: { $0 == "packed" || $0 == "none" }), first == "none" { mode = .none }
-        let signed = authData + clientDataHash
-        if enterprise {
-            // Enterprise attestation: always packed, by the device-unique enterprise key.
-            let key = try CredentialPrivateKey(algorithm: .es256, raw: secrets.enterpriseKey)
-            return ("packed", .textMap([
-                ("alg", .int(COSEAlgorithm.es256.rawValue)),
-                ("sig", .bytes(try key.sign(signed))),
-                ("x5c", .array([.bytes(secrets.enterpriseCertificate)])),
-            ]))
-        }
-        switch mode {
-        case .none:
-            return ("none", .map([]))
-        case .self:
-            return ("packed", .textMap([
-                ("alg", .int(credentialKey.algorithm.rawValue)),
-                ("sig", .bytes(try credentialKey.sign(signed))),
-            ]))
-        case .packed:
-            let batchKey = try CredentialPrivateKey(algorithm: .es256, raw: secrets.batchKey)
-            return ("packed", .textMap([
-                ("alg", .int(COSEAlgorithm.es256.rawValue)),
-                ("sig", .bytes(try batchKey.sign(signed))),
-                ("x5c", .array([.bytes(secrets.batchCertificate)])),
-            ]))
-        }
-    }
-
-    /// Finds the credential a credential ID names for this RP: nil if the ID is not ours, was
-    /// altered, belongs to another RP, or names a resident credential that was deleted.
-    func locate(_ credentialId: [UInt8], rpIdHash: [UInt8]) throws(CTAPError) -> AssertionCandidate? {
-        guard credentialId.count <= config.maxCredentialIdLength,
-              let source = sealer.open(credentialId, rpIdHash: rpIdHash) else { return nil }
-        var resident: ResidentCredential?
-        var key = source.key
-        if source.isResident {
-            guard let stored = try storeCall({ try store.residentCredential(id: credentialId) }) else { return nil }
-            resident = stored
-            key = stored.privateKey
-        } else if source.keyIsDetached {
-            guard let stored = try storeCall({ try store.detachedKey(id: credentialId) }) else { return nil }
-            key = stored
-        }
-        return AssertionCandidate(id: credentialId, source: source, key: try CredentialPrivateKey(algorithm: source.algorithm, raw: key),
-                                  resident: resident)
-    }
-
-    /// A stored discoverable credential as an assertion candidate (its ID carries the
-    /// extension state: credBlob, hmac-secret).
-    func candidate(_ credential: ResidentCredential) throws(CTAPError) -> AssertionCandidate? {
-        guard let source = sealer.open(credential.id, rpIdHash: credential.rpIdHash) else { return nil }
-        return AssertionCandidate(id: credential.id, source: source,
-                                  key: try CredentialPrivateKey(algorithm: credential.algorithm, raw: credential.privateKey),
-                                  resident: credential)
+        return MakeCredentialResponse(
+            format: format, authData: authData.bytes, attestationStatement: statement, enterpriseAttestation: enterprise,
+            largeBlobKey: extensions.largeBlobKey ? credentialSecrets.largeBlobKey(credentialId: credentialId) : nil)
     }
 }
