@@ -24,9 +24,12 @@ let package = Package(
     targets: [
         // Strict CBOR reader with hard limits and a canonical (CTAP2) writer. No dependencies.
         .target(name: "CBOR"),
+        // The words of the CTAP2 wire (statuses, command bytes, map keys, COSE labels), shared by
+        // the authenticator core and the WebAuthn client. No dependencies.
+        .target(name: "CTAPWire"),
         // The authenticator core: a pure state machine over injected environment protocols.
         .target(name: "CTAP", dependencies: [
-            "CBOR",
+            "CBOR", "CTAPWire",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CryptoExtras", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
@@ -54,7 +57,7 @@ let package = Package(
         ]),
         // Composition root: wiring transports to the core, prompt policy, logging.
         .target(name: "VirtualKey", dependencies: [
-            "CTAP", "CTAPHID", "CredentialStore", "USBIP", "UHID",
+            "CTAP", "CTAPWire", "CTAPHID", "CredentialStore", "USBIP", "UHID",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -79,7 +82,7 @@ let package = Package(
         // The platform half of a browser: options JSON -> CTAP2 over CTAPHID -> PublicKeyCredential JSON.
         // Knows no authenticator internals (it speaks to any key over a HID report transport).
         .target(name: "WebAuthnClient", dependencies: [
-            "CBOR", "CTAPHID",
+            "CBOR", "CTAPWire", "CTAPHID",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CryptoExtras", package: "swift-crypto"),
         ]),
@@ -110,7 +113,7 @@ let package = Package(
         .executableTarget(name: "vfido-fuzz-rp", dependencies: ["RelyingParty", "FuzzSupport"], path: "Fuzz/RP"),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
         .testTarget(name: "CTAPTests", dependencies: [
-            "CTAP", "CBOR", "CredentialStore", "CTAPTestSupport",
+            "CTAP", "CTAPWire", "CBOR", "CredentialStore", "CTAPTestSupport",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
         ]),

@@ -65,6 +65,8 @@ extension CBORValue {
     }
     public subscript(int key: Int) -> CBORValue? { self[.int(key)] }
     public subscript(text key: String) -> CBORValue? { self[.text(key)] }
+    /// A member by a protocol's named integer key (`enum Key: Int`).
+    public subscript<Key: RawRepresentable<Int>>(_ key: Key) -> CBORValue? { self[.int(key.rawValue)] }
 }
 
 extension CBORValue: ExpressibleByIntegerLiteral, ExpressibleByStringLiteral, ExpressibleByBooleanLiteral {

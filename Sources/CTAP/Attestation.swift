@@ -1,4 +1,5 @@
 import CBOR
+import CTAPWire
 
 /// How makeCredential attests new credentials.
 public enum AttestationMode: String, Sendable, CaseIterable {

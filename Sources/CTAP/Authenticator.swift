@@ -1,4 +1,5 @@
 import CBOR
+import CTAPWire
 import Foundation
 
 public struct AuthenticatorConfig: Sendable {

@@ -1,3 +1,5 @@
+import CTAPWire
+
 /// Authenticator data (WebAuthn L3 §6.1), built once and kept verbatim: it is what gets signed.
 public struct AuthenticatorData: Sendable {
     public struct Flags: OptionSet, Sendable {

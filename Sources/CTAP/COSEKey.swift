@@ -1,6 +1,7 @@
 import CBOR
 import Crypto
 import CryptoExtras
+import CTAPWire
 import Foundation
 
 /// COSE algorithm identifiers this authenticator can create credentials with (IANA COSE registry).
@@ -81,19 +82,21 @@ public struct CredentialPrivateKey: Sendable {
             switch algorithm {
             case .es256:
                 let point = Array(try P256.Signing.PrivateKey(rawRepresentation: raw).publicKey.x963Representation)
-                return COSEKey.ec2(alg: -7, curve: 1, x: Array(point[1...32]), y: Array(point[33...64]))
+                return COSEKey.ec2(alg: .es256, curve: .p256, x: Array(point[1...32]), y: Array(point[33...64]))
             case .es384:
                 let point = Array(try P384.Signing.PrivateKey(rawRepresentation: raw).publicKey.x963Representation)
-                return COSEKey.ec2(alg: -35, curve: 2, x: Array(point[1...48]), y: Array(point[49...96]))
+                return COSEKey.ec2(alg: .es384, curve: .p384, x: Array(point[1...48]), y: Array(point[49...96]))
             case .edDSA:
                 let x = Array(try Curve25519.Signing.PrivateKey(rawRepresentation: raw).publicKey.rawRepresentation)
-                return .intMap([(1, .int(1)), (3, .int(-8)), (-1, .int(6)), (-2, .bytes(x))])
+                return .keyed([(COSEKeyLabel.kty, .int(COSEKeyType.okp.rawValue)), (.alg, .int(COSEAlgorithmIdentifier.edDSA.rawValue)),
+                               (.crv, .int(COSECurve.ed25519.rawValue)), (.x, .bytes(x))])
             case .rs256:
                 let key = try _RSA.Signing.PrivateKey(derRepresentation: raw)
                 guard key.keySizeInBits >= 2048 else { throw CTAPError(.other, "RSA key too small") }
                 let primitives = try key.publicKey.getKeyPrimitives()
-                return .intMap([(1, .int(3)), (3, .int(-257)), (-1, .bytes(Array(primitives.modulus))),
-                                (-2, .bytes(Array(primitives.publicExponent)))])
+                // RSA's labels -1 and -2 are n and e (RFC 8230 §4).
+                return .keyed([(COSEKeyLabel.kty, .int(COSEKeyType.rsa.rawValue)), (.alg, .int(COSEAlgorithmIdentifier.rs256.rawValue)),
+                               (.crv, .bytes(Array(primitives.modulus))), (.x, .bytes(Array(primitives.publicExponent)))])
             }
         } catch {
             throw CTAPError(.other, "invalid \(algorithm) key material")
@@ -101,9 +104,10 @@ public struct CredentialPrivateKey: Sendable {
     }
 }
 
-/// COSE_Key labels (RFC 9052 §7).
+/// COSE_Key maps (RFC 9052 §7).
 enum COSEKey {
-    static func ec2(alg: Int, curve: Int, x: [UInt8], y: [UInt8]) -> CBORValue {
-        .intMap([(1, .int(2)), (3, .int(alg)), (-1, .int(curve)), (-2, .bytes(x)), (-3, .bytes(y))])
+    static func ec2(alg: COSEAlgorithmIdentifier, curve: COSECurve, x: [UInt8], y: [UInt8]) -> CBORValue {
+        .keyed([(COSEKeyLabel.kty, .int(COSEKeyType.ec2.rawValue)), (.alg, .int(alg.rawValue)), (.crv, .int(curve.rawValue)),
+                (.x, .bytes(x)), (.y, .bytes(y))])
     }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import CTAPWire
 import Foundation
 
 /// What a credential ID carries. Every credential ID this authenticator issues is the private

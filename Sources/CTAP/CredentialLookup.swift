@@ -1,3 +1,5 @@
+import CTAPWire
+
 /// Finding the credential a request names, shared by makeCredential's exclude list,
 /// getAssertion and U2F AUTHENTICATE.
 

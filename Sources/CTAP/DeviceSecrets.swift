@@ -1,5 +1,6 @@
 import CBOR
 import Crypto
+import CTAPWire
 import Foundation
 import SwiftASN1
 import X509
@@ -28,20 +29,20 @@ public struct DeviceSecrets: Sendable, Equatable {
     static let storeName = "device"
 
     public var cbor: CBORValue {
-        .intMap([
-            (Key.masterKey.rawValue, .bytes(masterKey)),
-            (Key.rootKey.rawValue, .bytes(attestationRootKey)),
-            (Key.rootCertificate.rawValue, .bytes(attestationRootCertificate)),
-            (Key.batchKey.rawValue, .bytes(batchKey)),
-            (Key.batchCertificate.rawValue, .bytes(batchCertificate)),
-            (Key.enterpriseKey.rawValue, enterpriseKey.isEmpty ? nil : .bytes(enterpriseKey)),
-            (Key.enterpriseCertificate.rawValue, enterpriseCertificate.isEmpty ? nil : .bytes(enterpriseCertificate)),
+        .keyed([
+            (Key.masterKey, .bytes(masterKey)),
+            (Key.rootKey, .bytes(attestationRootKey)),
+            (Key.rootCertificate, .bytes(attestationRootCertificate)),
+            (Key.batchKey, .bytes(batchKey)),
+            (Key.batchCertificate, .bytes(batchCertificate)),
+            (Key.enterpriseKey, enterpriseKey.isEmpty ? nil : .bytes(enterpriseKey)),
+            (Key.enterpriseCertificate, enterpriseCertificate.isEmpty ? nil : .bytes(enterpriseCertificate)),
         ])
     }
 
     public init(cbor: CBORValue) throws(CTAPError) {
         func field(_ key: Key) throws(CTAPError) -> [UInt8] {
-            guard let value = cbor[int: key.rawValue]?.bytesValue else { throw CTAPError(.other, "device secrets lack field \(key)") }
+            guard let value = cbor[key]?.bytesValue else { throw CTAPError(.other, "device secrets lack field \(key)") }
             return value
         }
         masterKey = try field(.masterKey)
@@ -49,8 +50,8 @@ public struct DeviceSecrets: Sendable, Equatable {
         attestationRootCertificate = try field(.rootCertificate)
         batchKey = try field(.batchKey)
         batchCertificate = try field(.batchCertificate)
-        enterpriseKey = cbor[int: Key.enterpriseKey.rawValue]?.bytesValue ?? []
-        enterpriseCertificate = cbor[int: Key.enterpriseCertificate.rawValue]?.bytesValue ?? []
+        enterpriseKey = cbor[Key.enterpriseKey]?.bytesValue ?? []
+        enterpriseCertificate = cbor[Key.enterpriseCertificate]?.bytesValue ?? []
     }
 
     init(masterKey: [UInt8], rootKey: [UInt8], rootCertificate: [UInt8], batchKey: [UInt8], batchCertificate: [UInt8]) {

@@ -1,4 +1,5 @@
 import CBOR
+import CTAPWire
 
 /// What authenticatorConfig changes and built-in UV counts, kept by the store across power
 /// cycles; a reset restores the defaults.
@@ -20,18 +21,18 @@ struct DeviceSettings: Sendable, Equatable {
     init() {}
 
     init(cbor: CBORValue) {
-        alwaysUv = cbor[int: Key.alwaysUv.rawValue]?.boolValue ?? false
-        enterpriseAttestation = cbor[int: Key.enterpriseAttestation.rawValue]?.boolValue ?? false
-        minPinLengthRPIDs = cbor[int: Key.minPinLengthRPIDs.rawValue]?.arrayValue?.compactMap(\.textValue) ?? []
-        uvRetries = cbor[int: Key.uvRetries.rawValue]?.intValue ?? Self.maxUVRetries
+        alwaysUv = cbor[Key.alwaysUv]?.boolValue ?? false
+        enterpriseAttestation = cbor[Key.enterpriseAttestation]?.boolValue ?? false
+        minPinLengthRPIDs = cbor[Key.minPinLengthRPIDs]?.arrayValue?.compactMap(\.textValue) ?? []
+        uvRetries = cbor[Key.uvRetries]?.intValue ?? Self.maxUVRetries
     }
 
     var cbor: CBORValue {
-        .intMap([
-            (Key.alwaysUv.rawValue, .bool(alwaysUv)),
-            (Key.enterpriseAttestation.rawValue, .bool(enterpriseAttestation)),
-            (Key.minPinLengthRPIDs.rawValue, .array(minPinLengthRPIDs.map(CBORValue.text))),
-            (Key.uvRetries.rawValue, .int(uvRetries)),
+        .keyed([
+            (Key.alwaysUv, .bool(alwaysUv)),
+            (Key.enterpriseAttestation, .bool(enterpriseAttestation)),
+            (Key.minPinLengthRPIDs, .array(minPinLengthRPIDs.map(CBORValue.text))),
+            (Key.uvRetries, .int(uvRetries)),
         ])
     }
 }

@@ -1,3 +1,4 @@
+import CTAPWire
 import Foundation
 
 /// Everything the authenticator core needs from the outside world, injected so that the core

@@ -1,5 +1,6 @@
-import Foundation
 import CBOR
+import CTAPWire
+import Foundation
 
 /// A discoverable credential as it is stored: wire structs stay apart from this model.
 public struct ResidentCredential: Sendable, Equatable {

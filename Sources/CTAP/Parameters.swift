@@ -1,4 +1,5 @@
 import CBOR
+import CTAPWire
 
 /// Typed access to a request's parameter map, raising the statuses CTAP 2.1 §8 assigns:
 /// malformed CBOR -> INVALID_CBOR, a member of the wrong type -> CBOR_UNEXPECTED_TYPE,
@@ -19,7 +20,7 @@ struct Parameters {
         map = value
     }
 
-    subscript<K: RawRepresentable<Int>>(key: K) -> CBORValue? { map[int: key.rawValue] }
+    subscript<K: RawRepresentable<Int>>(key: K) -> CBORValue? { map[key] }
 
     func required<K: RawRepresentable<Int>>(_ key: K) throws(CTAPError) -> CBORValue {
         guard let value = self[key] else { throw CTAPError(.missingParameter, "missing parameter \(key)") }
@@ -106,7 +107,7 @@ struct CredentialDescriptor {
 /// The request shape credentialManagement (CTAP 2.1 §6.8) and authenticatorConfig (§6.11) share:
 /// subCommand, optional subCommandParams, and the pinUvAuthProtocol/pinUvAuthParam over them.
 struct SubcommandRequest<SubCommand: RawRepresentable<Int>> {
-    enum Key: Int { case subCommand = 0x01, subCommandParams = 0x02, pinUvAuthProtocol = 0x03, pinUvAuthParam = 0x04 }
+    typealias Key = SubcommandRequestKey
 
     var subCommand: SubCommand
     var params: CBORValue?

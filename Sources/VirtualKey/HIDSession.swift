@@ -1,5 +1,7 @@
 import CTAP
 import CTAPHID
+import CTAPWire
+import Foundation
 import Logging
 
 /// Where a report goes back to: a transport's connection or peer address.
@@ -130,4 +132,3 @@ public actor HIDSession {
 
 func hex(_ channel: UInt32) -> String { String(format: "%08x", channel) }
 
-import Foundation

@@ -1,4 +1,6 @@
 import CBOR
+import CTAPWire
+import Crypto
 
 /// The parts of authenticator data (L3 §6.1) a client needs: the new credential's ID and public
 /// key, and the extension outputs.
@@ -33,22 +35,18 @@ struct ParsedAuthenticatorData {
     }
 }
 
-/// A COSE public key as SubjectPublicKeyInfo DER (what `getPublicKey()` returns); nil for key
-/// types a browser would not know either.
+/// A COSE public key as SubjectPublicKeyInfo DER (what `getPublicKey()` returns), written by
+/// swift-crypto; nil for key types a browser would not know either.
 enum SubjectPublicKeyInfo {
     static func der(_ key: CBORValue) -> [UInt8]? {
-        switch (key[int: 1]?.intValue, key[int: 3]?.intValue, key[int: -1]?.intValue) {
-        case (2, -7, 1):  // EC2 P-256
-            guard let x = key[int: -2]?.bytesValue, let y = key[int: -3]?.bytesValue, x.count == 32, y.count == 32 else { return nil }
-            return [0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01, 0x06, 0x08, 0x2A, 0x86, 0x48,
-                    0xCE, 0x3D, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04] + x + y
-        case (2, -35, 2):  // EC2 P-384
-            guard let x = key[int: -2]?.bytesValue, let y = key[int: -3]?.bytesValue, x.count == 48, y.count == 48 else { return nil }
-            return [0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01, 0x06, 0x05, 0x2B, 0x81, 0x04,
-                    0x00, 0x22, 0x03, 0x62, 0x00, 0x04] + x + y
-        case (1, -8, 6):  // OKP Ed25519
-            guard let x = key[int: -2]?.bytesValue, x.count == 32 else { return nil }
-            return [0x30, 0x2A, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x03, 0x21, 0x00] + x
+        let x = key[COSEKeyLabel.x]?.bytesValue ?? [], y = key[COSEKeyLabel.y]?.bytesValue ?? []
+        switch (key[COSEKeyLabel.kty]?.intValue, key[COSEKeyLabel.alg]?.intValue, key[COSEKeyLabel.crv]?.intValue) {
+        case (COSEKeyType.ec2.rawValue, COSEAlgorithmIdentifier.es256.rawValue, COSECurve.p256.rawValue):
+            return (try? P256.Signing.PublicKey(x963Representation: [0x04] + x + y)).map { Array($0.derRepresentation) }
+        case (COSEKeyType.ec2.rawValue, COSEAlgorithmIdentifier.es384.rawValue, COSECurve.p384.rawValue):
+            return (try? P384.Signing.PublicKey(x963Representation: [0x04] + x + y)).map { Array($0.derRepresentation) }
+        case (COSEKeyType.okp.rawValue, COSEAlgorithmIdentifier.edDSA.rawValue, COSECurve.ed25519.rawValue):
+            return (try? Curve25519.Signing.PublicKey(rawRepresentation: x)).map { Array($0.derRepresentation) }
         default:
             return nil  // RSA: toJSON may omit publicKey; the attestation object still carries the key
         }

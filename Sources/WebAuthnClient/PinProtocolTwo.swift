@@ -1,4 +1,5 @@
 import CBOR
+import CTAPWire
 import Crypto
 import CryptoExtras
 
@@ -14,14 +15,14 @@ public struct PinProtocolTwo: Sendable {
 
     /// Agrees on a shared secret with the authenticator's key agreement key (a COSE_Key).
     public init(authenticatorKey: CBORValue) throws {
-        guard let x = authenticatorKey[int: -2]?.bytesValue, let y = authenticatorKey[int: -3]?.bytesValue,
+        guard let x = authenticatorKey[COSEKeyLabel.x]?.bytesValue, let y = authenticatorKey[COSEKeyLabel.y]?.bytesValue,
               let peer = try? P256.KeyAgreement.PublicKey(x963Representation: [0x04] + x + y) else {
             throw CTAPHIDClientError.malformed("the key agreement key is not a P-256 point")
         }
         let ours = P256.KeyAgreement.PrivateKey()
         let point = Array(ours.publicKey.x963Representation)
-        platformKey = .intMap([(1, .int(2)), (3, .int(-25)), (-1, .int(1)),
-                               (-2, .bytes(Array(point[1..<33]))), (-3, .bytes(Array(point[33..<65])))])
+        platformKey = .keyed([(COSEKeyLabel.kty, .int(COSEKeyType.ec2.rawValue)), (.alg, .int(COSEAlgorithmIdentifier.ecdhEsHkdf256.rawValue)),
+                              (.crv, .int(COSECurve.p256.rawValue)), (.x, .bytes(Array(point[1..<33]))), (.y, .bytes(Array(point[33..<65])))])
         let z = try ours.sharedSecretFromKeyAgreement(with: peer).withUnsafeBytes { SymmetricKey(data: $0) }
         let salt = [UInt8](repeating: 0, count: 32)
         hmacKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: z, salt: salt, info: Array("CTAP2 HMAC key".utf8), outputByteCount: 32)
@@ -49,8 +50,9 @@ public struct PinProtocolTwo: Sendable {
 
     /// authenticatorClientPIN getKeyAgreement, then a protocol-two session with the key.
     public static func agree(with device: CTAP2Device) async throws -> PinProtocolTwo {
-        let reply = try await device.clientPIN(.intMap([(1, .int(number)), (2, .int(2))]))
-        guard let key = reply[int: 1] else { throw CTAPHIDClientError.malformed("getKeyAgreement without a key") }
+        let reply = try await device.clientPIN(.keyed([(ClientPINKey.pinUvAuthProtocol, .int(number)),
+                                                        (.subCommand, .int(ClientPINSubCommand.getKeyAgreement.rawValue))]))
+        guard let key = reply[ClientPINResponseKey.keyAgreement] else { throw CTAPHIDClientError.malformed("getKeyAgreement without a key") }
         return try PinProtocolTwo(authenticatorKey: key)
     }
 
@@ -66,11 +68,13 @@ public struct PinProtocolTwo: Sendable {
     public static func token(pin: String, permissions: Permissions, rpID: String, device: CTAP2Device) async throws -> [UInt8] {
         let session = try await agree(with: device)
         let pinHash = Array(SHA256.hash(data: Array(pin.utf8)).prefix(16))
-        let reply = try await device.clientPIN(.intMap([
-            (1, .int(number)), (2, .int(9)), (3, session.platformKey), (6, .bytes(try session.encrypt(pinHash))),
-            (9, .int(permissions.rawValue)), (10, .text(rpID)),
+        let reply = try await device.clientPIN(.keyed([
+            (ClientPINKey.pinUvAuthProtocol, .int(number)),
+            (.subCommand, .int(ClientPINSubCommand.getPinUvAuthTokenUsingPinWithPermissions.rawValue)),
+            (.keyAgreement, session.platformKey), (.pinHashEnc, .bytes(try session.encrypt(pinHash))),
+            (.permissions, .int(permissions.rawValue)), (.rpId, .text(rpID)),
         ]))
-        guard let encrypted = reply[int: 2]?.bytesValue else { throw CTAPHIDClientError.malformed("no pinUvAuthToken") }
+        guard let encrypted = reply[ClientPINResponseKey.pinUvAuthToken]?.bytesValue else { throw CTAPHIDClientError.malformed("no pinUvAuthToken") }
         return try session.decrypt(encrypted)
     }
 }

@@ -1,4 +1,5 @@
 import CBOR
+import CTAPWire
 import Crypto
 import Foundation
 
@@ -82,17 +83,17 @@ public struct WebAuthnClient: Sendable {
             throw WebAuthnClientError(.notAllowed, "the key cannot enforce the credential protection policy")
         }
 
-        let parameters = CBORValue.intMap([
-            (1, .bytes(clientDataHash)),
-            (2, .textMap([("id", .text(rpID)), ("name", .text(options.rp.name))])),
-            (3, .textMap([("id", .bytes(userID)), ("name", .text(options.user.name)),
-                          ("displayName", options.user.displayName.map { .text($0) })])),
-            (4, .array(algorithms.map { .textMap([("alg", .int($0)), ("type", .text("public-key"))]) })),
-            (5, try descriptors(options.excludeCredentials)),
-            (6, extensions.isEmpty ? nil : .textMap(extensions)),
-            (7, rk || uv.builtIn ? .textMap([("rk", rk ? .bool(true) : nil), ("uv", uv.builtIn ? .bool(true) : nil)]) : nil),
-            (8, uv.pinUvAuthParam.map { .bytes($0) }),
-            (9, uv.pinUvAuthParam == nil ? nil : .int(PinProtocolTwo.number)),
+        let parameters = CBORValue.keyed([
+            (MakeCredentialKey.clientDataHash, .bytes(clientDataHash)),
+            (.rp, .textMap([("id", .text(rpID)), ("name", .text(options.rp.name))])),
+            (.user, .textMap([("id", .bytes(userID)), ("name", .text(options.user.name)),
+                              ("displayName", options.user.displayName.map { .text($0) })])),
+            (.pubKeyCredParams, .array(algorithms.map { .textMap([("alg", .int($0)), ("type", .text("public-key"))]) })),
+            (.excludeList, try descriptors(options.excludeCredentials)),
+            (.extensions, extensions.isEmpty ? nil : .textMap(extensions)),
+            (.options, rk || uv.builtIn ? .textMap([("rk", rk ? .bool(true) : nil), ("uv", uv.builtIn ? .bool(true) : nil)]) : nil),
+            (.pinUvAuthParam, uv.pinUvAuthParam.map { .bytes($0) }),
+            (.pinUvAuthProtocol, uv.pinUvAuthParam == nil ? nil : .int(PinProtocolTwo.number)),
         ])
         let response: CBORValue
         do {
@@ -100,8 +101,8 @@ public struct WebAuthnClient: Sendable {
         } catch let error as CTAPStatusError {
             throw Self.domError(error, creating: true)
         }
-        guard let format = response[int: 1]?.textValue, let authData = response[int: 2]?.bytesValue,
-              let statement = response[int: 3] else { throw WebAuthnClientError(.unknown, "the key's makeCredential reply lacks fmt, authData or attStmt") }
+        guard let format = response[MakeCredentialResponseKey.fmt]?.textValue, let authData = response[MakeCredentialResponseKey.authData]?.bytesValue,
+              let statement = response[MakeCredentialResponseKey.attStmt] else { throw WebAuthnClientError(.unknown, "the key's makeCredential reply lacks fmt, authData or attStmt") }
         let parsed = try ParsedAuthenticatorData(authData)
         guard let credentialID = parsed.credentialID, let publicKey = parsed.credentialPublicKey else {
             throw WebAuthnClientError(.unknown, "the key's authData has no attested credential")
@@ -116,7 +117,7 @@ public struct WebAuthnClient: Sendable {
 
         var credential = PublicKeyCredential(rawId: credentialID, clientDataJSON: clientData.json, attestationObject: attestationObject,
                                              authenticatorData: authData, publicKey: SubjectPublicKeyInfo.der(publicKey),
-                                             publicKeyAlgorithm: publicKey[int: 3]?.intValue)
+                                             publicKeyAlgorithm: publicKey[COSEKeyLabel.alg]?.intValue)
         if options.extensions?.credProps == true {
             credential.clientExtensionResults.credProps = .init(rk: rk)
         }
@@ -153,26 +154,27 @@ public struct WebAuthnClient: Sendable {
                 if let second = inputs.second.flatMap(Base64URL.decode) { salts += Self.prfSalt(second) }
                 let session = try await PinProtocolTwo.agree(with: device)
                 let saltEnc = try session.encrypt(salts)
-                extensions.append(("hmac-secret", .intMap([(1, session.platformKey), (2, .bytes(saltEnc)),
-                                                            (3, .bytes(session.authenticate(saltEnc))), (4, .int(PinProtocolTwo.number))])))
+                extensions.append(("hmac-secret", .keyed([(HMACSecretKey.keyAgreement, session.platformKey), (.saltEnc, .bytes(saltEnc)),
+                                                           (.saltAuth, .bytes(session.authenticate(saltEnc))),
+                                                           (.pinUvAuthProtocol, .int(PinProtocolTwo.number))])))
                 prfSession = session
             }
         }
 
-        let parameters = CBORValue.intMap([
-            (1, .text(rpID)),
-            (2, .bytes(clientDataHash)),
-            (3, try descriptors(allowed)),
-            (4, extensions.isEmpty ? nil : .textMap(extensions)),
-            (5, uv.builtIn ? .textMap([("uv", .bool(true))]) : nil),
-            (6, uv.pinUvAuthParam.map { .bytes($0) }),
-            (7, uv.pinUvAuthParam == nil ? nil : .int(PinProtocolTwo.number)),
+        let parameters = CBORValue.keyed([
+            (GetAssertionKey.rpId, .text(rpID)),
+            (.clientDataHash, .bytes(clientDataHash)),
+            (.allowList, try descriptors(allowed)),
+            (.extensions, extensions.isEmpty ? nil : .textMap(extensions)),
+            (.options, uv.builtIn ? .textMap([("uv", .bool(true))]) : nil),
+            (.pinUvAuthParam, uv.pinUvAuthParam.map { .bytes($0) }),
+            (.pinUvAuthProtocol, uv.pinUvAuthParam == nil ? nil : .int(PinProtocolTwo.number)),
         ])
         var responses: [CBORValue]
         do {
             let first = try await device.getAssertion(parameters)
             responses = [first]
-            let count = first[int: 5]?.intValue ?? 1
+            let count = first[GetAssertionResponseKey.numberOfCredentials]?.intValue ?? 1
             if allowed.isEmpty, count > 1 {
                 for _ in 1..<min(count, 64) { responses.append(try await device.getNextAssertion()) }
             }
@@ -180,13 +182,15 @@ public struct WebAuthnClient: Sendable {
             throw Self.domError(error, creating: false)
         }
         let accounts = responses.map { response in
-            Account(userHandle: response[int: 4]?[text: "id"]?.bytesValue, name: response[int: 4]?[text: "name"]?.textValue,
-                    credentialID: response[int: 1]?[text: "id"]?.bytesValue ?? [])
+            Account(userHandle: response[GetAssertionResponseKey.user]?[text: "id"]?.bytesValue,
+                    name: response[GetAssertionResponseKey.user]?[text: "name"]?.textValue,
+                    credentialID: response[GetAssertionResponseKey.credential]?[text: "id"]?.bytesValue ?? [])
         }
         let chosen = responses.count > 1 ? chooseAccount(accounts) : 0
         guard responses.indices.contains(chosen) else { throw WebAuthnClientError(.notAllowed, "no account was chosen") }
         let response = responses[chosen]
-        guard let authData = response[int: 2]?.bytesValue, let signature = response[int: 3]?.bytesValue else {
+        guard let authData = response[GetAssertionResponseKey.authData]?.bytesValue,
+              let signature = response[GetAssertionResponseKey.signature]?.bytesValue else {
             throw WebAuthnClientError(.unknown, "the key's getAssertion reply lacks authData or signature")
         }
         // The key may leave out the credential when the allow list named exactly one.
@@ -274,14 +278,14 @@ public struct WebAuthnClient: Sendable {
 
     /// What a browser rejects with for each CTAP status (Chromium's mapping, roughly).
     static func domError(_ error: CTAPStatusError, creating: Bool) -> WebAuthnClientError {
-        switch error.code {
-        case CTAPStatusError.credentialExcluded:
+        switch error.status {
+        case .credentialExcluded:
             return WebAuthnClientError(.invalidState, "the key already holds a credential from the exclude list")
-        case CTAPStatusError.unsupportedAlgorithm:
+        case .unsupportedAlgorithm:
             return WebAuthnClientError(.notSupported, "the key supports none of the requested algorithms")
-        case CTAPStatusError.keepaliveCancel:  // only sent when the deadline passed
+        case .keepaliveCancel:  // only sent when the deadline passed
             return WebAuthnClientError(.notAllowed, "the operation timed out (the key was cancelled)")
-        case CTAPStatusError.noCredentials:
+        case .noCredentials:
             return WebAuthnClientError(.notAllowed, "the key holds no credential for this request (\(error))")
         default:
             return WebAuthnClientError(.notAllowed, "the key answered \(error)")

@@ -4,6 +4,7 @@ import Foundation
 import SwiftASN1
 import Testing
 import X509
+import CTAPWire
 @testable import CTAP
 
 @Suite struct GetInfo {

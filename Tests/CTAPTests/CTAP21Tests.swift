@@ -3,6 +3,7 @@ import CBOR
 import Crypto
 import Foundation
 import Testing
+import CTAPWire
 @testable import CTAP
 
 @Suite struct CredentialIDs {

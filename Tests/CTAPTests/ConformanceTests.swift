@@ -1,5 +1,6 @@
 import CBOR
 import Testing
+import CTAPWire
 @testable import CTAP
 
 /// What independent suites check byte by byte (docs/conformance.md): strict canonical input,

@@ -3,6 +3,7 @@ import CTAPTestSupport
 import CredentialStore
 import Crypto
 import Foundation
+import CTAPWire
 @testable import CTAP
 
 /// Answers prompts as told and records what was asked.

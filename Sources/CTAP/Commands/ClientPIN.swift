@@ -1,17 +1,11 @@
 import CBOR
+import CTAPWire
 import Foundation
 
 /// authenticatorClientPIN (CTAP 2.1 §6.5.5).
 struct ClientPINRequest {
-    enum Key: Int {
-        case pinUvAuthProtocol = 0x01, subCommand = 0x02, keyAgreement = 0x03, pinUvAuthParam = 0x04
-        case newPinEnc = 0x05, pinHashEnc = 0x06, permissions = 0x09, rpId = 0x0A
-    }
-    enum SubCommand: Int {
-        case getPINRetries = 0x01, getKeyAgreement = 0x02, setPIN = 0x03, changePIN = 0x04, getPINToken = 0x05
-        case getPinUvAuthTokenUsingUvWithPermissions = 0x06, getUVRetries = 0x07
-        case getPinUvAuthTokenUsingPinWithPermissions = 0x09
-    }
+    typealias Key = ClientPINKey
+    typealias SubCommand = ClientPINSubCommand
 
     var subCommand: SubCommand
     var pinUvAuthProtocol: Int?
@@ -45,7 +39,7 @@ struct ClientPINRequest {
 
 /// What a clientPIN subcommand answers; members it does not set are absent.
 struct ClientPINResponse: CommandResponse {
-    enum Key: Int { case keyAgreement = 0x01, pinUvAuthToken = 0x02, pinRetries = 0x03, powerCycleState = 0x04, uvRetries = 0x05 }
+    typealias Key = ClientPINResponseKey
 
     var keyAgreement: CBORValue?
     var pinUvAuthToken: [UInt8]?

@@ -1,11 +1,7 @@
 import CBOR
+import CTAPWire
 
 /// authenticatorConfig (CTAP 2.1 §6.11).
-enum ConfigSubCommand: Int { case enableEnterpriseAttestation = 0x01, toggleAlwaysUv = 0x02, setMinPINLength = 0x03 }
-
-/// setMinPINLength's parameters.
-enum SetMinPINLengthKey: Int { case newMinPINLength = 0x01, minPinLengthRPIDs = 0x02, forceChangePin = 0x03 }
-
 typealias ConfigRequest = SubcommandRequest<ConfigSubCommand>
 
 extension SubcommandRequest where SubCommand == ConfigSubCommand {
@@ -39,13 +35,13 @@ extension Authenticator {
     /// setMinPINLength (§6.11.4): the minimum only grows; a PIN shorter than the new minimum
     /// must be changed before it is used again.
     func setMinPINLength(_ params: CBORValue?) throws(CTAPError) {
-        let newMin = try params?[int: SetMinPINLengthKey.newMinPINLength.rawValue]?.expectInt("newMinPINLength") ?? pin.minLength
+        let newMin = try params?[SetMinPINLengthKey.newMinPINLength]?.expectInt("newMinPINLength") ?? pin.minLength
         var rpIDs: [String]?
-        if let list = params?[int: SetMinPINLengthKey.minPinLengthRPIDs.rawValue] {
+        if let list = params?[SetMinPINLengthKey.minPinLengthRPIDs] {
             rpIDs = []
             for item in try list.expectArray("minPinLengthRPIDs") { rpIDs?.append(try item.expectText("minPinLengthRPIDs entry")) }
         }
-        let forceChange = try params?[int: SetMinPINLengthKey.forceChangePin.rawValue]?.expectBool("forceChangePin") ?? false
+        let forceChange = try params?[SetMinPINLengthKey.forceChangePin]?.expectBool("forceChangePin") ?? false
         guard newMin >= pin.minLength else { throw CTAPError(.pinPolicyViolation, "the minimum PIN length cannot shrink") }
         guard newMin <= 63 else { throw CTAPError(.pinPolicyViolation, "a PIN has at most 63 bytes") }
         if let rpIDs, rpIDs.count > config.maxRPIDsForSetMinPINLength {

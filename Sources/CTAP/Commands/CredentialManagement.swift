@@ -1,20 +1,15 @@
 import CBOR
+import CTAPWire
 import Foundation
 
 /// authenticatorCredentialManagement (CTAP 2.1 §6.8), also answered as the 2.1-PRE command 0x41.
-enum CredentialManagementSubCommand: Int {
-    case getCredsMetadata = 0x01, enumerateRPsBegin = 0x02, enumerateRPsGetNextRP = 0x03
-    case enumerateCredentialsBegin = 0x04, enumerateCredentialsGetNextCredential = 0x05
-    case deleteCredential = 0x06, updateUserInformation = 0x07
-}
-
 typealias CredentialManagementRequest = SubcommandRequest<CredentialManagementSubCommand>
 
 extension SubcommandRequest where SubCommand == CredentialManagementSubCommand {
-    enum ParamKey: Int { case rpIDHash = 0x01, credentialID = 0x02, user = 0x03 }
+    typealias ParamKey = CredentialManagementParamKey
 
     func param(_ key: ParamKey) throws(CTAPError) -> CBORValue {
-        guard let value = params?[int: key.rawValue] else { throw CTAPError(.missingParameter, "subCommandParams \(key)") }
+        guard let value = params?[key] else { throw CTAPError(.missingParameter, "subCommandParams \(key)") }
         return value
     }
 }
@@ -27,10 +22,7 @@ enum CredentialEnumeration {
 
 /// What a credential-management subcommand answers; members it does not set are absent.
 struct CredentialManagementResponse: CommandResponse {
-    enum Key: Int {
-        case existingCount = 0x01, remainingCount = 0x02, rp = 0x03, rpIDHash = 0x04, totalRPs = 0x05, user = 0x06
-        case credentialID = 0x07, publicKey = 0x08, totalCredentials = 0x09, credProtect = 0x0A, largeBlobKey = 0x0B
-    }
+    typealias Key = CredentialManagementResponseKey
 
     var existingCount: Int?
     var remainingCount: Int?

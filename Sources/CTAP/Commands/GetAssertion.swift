@@ -1,11 +1,9 @@
 import CBOR
+import CTAPWire
 
 /// authenticatorGetAssertion (CTAP 2.1 §6.2).
 struct GetAssertionRequest {
-    enum Key: Int {
-        case rpId = 0x01, clientDataHash = 0x02, allowList = 0x03, extensions = 0x04, options = 0x05
-        case pinUvAuthParam = 0x06, pinUvAuthProtocol = 0x07
-    }
+    typealias Key = GetAssertionKey
 
     var rpId: String
     var clientDataHash: [UInt8]
@@ -41,10 +39,7 @@ struct PendingAssertions {
 
 /// One assertion, as getAssertion and getNextAssertion answer it.
 struct GetAssertionResponse: CommandResponse {
-    enum Key: Int {
-        case credential = 0x01, authData = 0x02, signature = 0x03, user = 0x04, numberOfCredentials = 0x05
-        case userSelected = 0x06, largeBlobKey = 0x07
-    }
+    typealias Key = GetAssertionResponseKey
 
     var credentialID: [UInt8]
     var authData: [UInt8]

@@ -1,14 +1,9 @@
 import CBOR
+import CTAPWire
 
 /// authenticatorGetInfo (CTAP 2.1 §6.4): claims only what this authenticator really does.
 struct GetInfoResponse: CommandResponse {
-    enum Key: Int {
-        case versions = 0x01, extensions = 0x02, aaguid = 0x03, options = 0x04, maxMsgSize = 0x05
-        case pinUvAuthProtocols = 0x06, maxCredentialCountInList = 0x07, maxCredentialIdLength = 0x08
-        case transports = 0x09, algorithms = 0x0A, maxSerializedLargeBlobArray = 0x0B, forcePINChange = 0x0C
-        case minPINLength = 0x0D, firmwareVersion = 0x0E, maxCredBlobLength = 0x0F, maxRPIDsForSetMinPINLength = 0x10
-        case preferredPlatformUvAttempts = 0x11, uvModality = 0x12, remainingDiscoverableCredentials = 0x14
-    }
+    typealias Key = GetInfoKey
 
     var versions: [String]
     var extensions: [String]

@@ -1,4 +1,5 @@
 import CBOR
+import CTAPWire
 
 /// authenticatorGetNextAssertion (CTAP 2.1 §6.3).
 extension Authenticator {

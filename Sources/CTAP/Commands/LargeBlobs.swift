@@ -1,9 +1,10 @@
 import CBOR
+import CTAPWire
 
 /// authenticatorLargeBlobs (CTAP 2.1 §6.10): one serialized array (CBOR array of large-blob
 /// maps, then the first 16 bytes of its SHA-256), read and written in fragments.
 struct LargeBlobsRequest {
-    enum Key: Int { case get = 0x01, set = 0x02, offset = 0x03, length = 0x04, pinUvAuthParam = 0x05, pinUvAuthProtocol = 0x06 }
+    typealias Key = LargeBlobsKey
 
     var get: Int?
     var set: [UInt8]?
@@ -25,7 +26,7 @@ struct LargeBlobsRequest {
 
 /// A fragment of the serialized large-blob array (a get's answer).
 struct LargeBlobsResponse: CommandResponse {
-    enum Key: Int { case config = 0x01 }
+    typealias Key = LargeBlobsResponseKey
     var config: [UInt8]
     var cbor: CBORValue { .keyed([(Key.config, .bytes(config))]) }
 }

@@ -1,13 +1,10 @@
 import CBOR
+import CTAPWire
 import Foundation
 
 /// authenticatorMakeCredential (CTAP 2.1 §6.1).
 struct MakeCredentialRequest {
-    enum Key: Int {
-        case clientDataHash = 0x01, rp = 0x02, user = 0x03, pubKeyCredParams = 0x04, excludeList = 0x05
-        case extensions = 0x06, options = 0x07, pinUvAuthParam = 0x08, pinUvAuthProtocol = 0x09
-        case enterpriseAttestation = 0x0A, attestationFormatsPreference = 0x0B
-    }
+    typealias Key = MakeCredentialKey
 
     var clientDataHash: [UInt8]
     var rpId: String
@@ -69,7 +66,7 @@ struct MakeCredentialRequest {
 
 /// The attestation object's members, as makeCredential answers them.
 struct MakeCredentialResponse: CommandResponse {
-    enum Key: Int { case fmt = 0x01, authData = 0x02, attStmt = 0x03, epAtt = 0x04, largeBlobKey = 0x05 }
+    typealias Key = MakeCredentialResponseKey
 
     var format: String
     var authData: [UInt8]

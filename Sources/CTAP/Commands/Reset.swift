@@ -1,3 +1,5 @@
+import CTAPWire
+
 /// authenticatorReset (CTAP 2.1 §6.6): forgets every credential by wiping the store and
 /// replacing the master key, so non-resident credential IDs stop opening too.
 extension Authenticator {

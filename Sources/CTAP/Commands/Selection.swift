@@ -1,3 +1,5 @@
+import CTAPWire
+
 /// authenticatorSelection (CTAP 2.1 §6.9): the platform asks the user to touch the key they
 /// want to use.
 extension Authenticator {

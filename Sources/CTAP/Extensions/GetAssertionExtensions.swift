@@ -1,4 +1,5 @@
 import CBOR
+import CTAPWire
 
 /// The extensions getAssertion understands (CTAP 2.1 §12). Unknown extensions are ignored.
 struct GetAssertionExtensions {

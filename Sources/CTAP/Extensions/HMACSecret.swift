@@ -1,10 +1,11 @@
 import CBOR
 import Crypto
+import CTAPWire
 
 /// The hmac-secret extension's input (CTAP 2.1 §12.5; hmac-secret-mc in CTAP 2.2 takes the same
 /// map): salts encrypted under a shared secret the platform agreed with our key agreement key.
 struct HMACSecretInput {
-    enum Key: Int { case keyAgreement = 1, saltEnc = 2, saltAuth = 3, pinUvAuthProtocol = 4 }
+    typealias Key = HMACSecretKey
 
     var keyAgreement: CBORValue
     var saltEnc: [UInt8]
@@ -13,8 +14,7 @@ struct HMACSecretInput {
 
     init(_ value: CBORValue, _ name: String) throws(CTAPError) {
         _ = try value.expectMap(name)
-        guard let keyAgreement = value[int: Key.keyAgreement.rawValue], let saltEnc = value[int: Key.saltEnc.rawValue],
-              let saltAuth = value[int: Key.saltAuth.rawValue] else {
+        guard let keyAgreement = value[Key.keyAgreement], let saltEnc = value[Key.saltEnc], let saltAuth = value[Key.saltAuth] else {
             throw CTAPError(.missingParameter, "\(name) needs keyAgreement, saltEnc and saltAuth")
         }
         _ = try keyAgreement.expectMap("\(name) keyAgreement")
@@ -22,7 +22,7 @@ struct HMACSecretInput {
         self.saltEnc = try saltEnc.expectBytes("\(name) saltEnc")
         self.saltAuth = try saltAuth.expectBytes("\(name) saltAuth")
         // Protocol one when absent, as CTAP 2.0 platforms send no protocol.
-        pinUvAuthProtocol = try value[int: Key.pinUvAuthProtocol.rawValue]?.expectInt("\(name) pinUvAuthProtocol") ?? 1
+        pinUvAuthProtocol = try value[Key.pinUvAuthProtocol]?.expectInt("\(name) pinUvAuthProtocol") ?? 1
     }
 
     /// The decrypted salts and the shared secret to encrypt the outputs with.

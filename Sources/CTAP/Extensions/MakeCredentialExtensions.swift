@@ -1,4 +1,5 @@
 import CBOR
+import CTAPWire
 
 /// The extensions makeCredential understands (CTAP 2.1 §12; hmac-secret-mc from CTAP 2.2),
 /// parsed from the request's extensions map. Unknown extensions are ignored.

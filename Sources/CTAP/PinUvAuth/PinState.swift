@@ -1,5 +1,6 @@
 import CBOR
 import Crypto
+import CTAPWire
 import Foundation
 
 /// The PIN as the store keeps it (CTAP 2.1 §6.5.5): a hash, never the PIN, and the retries
@@ -19,19 +20,18 @@ struct StoredPin: Sendable, Equatable {
     enum Key: Int { case hash = 1, retries = 2, minLength = 3, forceChange = 4, length = 5 }
 
     var cbor: CBORValue {
-        .intMap([(Key.hash.rawValue, hash.map(CBORValue.bytes)), (Key.retries.rawValue, .int(retries)),
-                 (Key.minLength.rawValue, .int(minLength)), (Key.forceChange.rawValue, .bool(forceChange)),
-                 (Key.length.rawValue, length.map(CBORValue.int))])
+        .keyed([(Key.hash, hash.map(CBORValue.bytes)), (.retries, .int(retries)), (.minLength, .int(minLength)),
+                (.forceChange, .bool(forceChange)), (.length, length.map(CBORValue.int))])
     }
 
     init() {}
 
     init(cbor: CBORValue) {
-        hash = cbor[int: Key.hash.rawValue]?.bytesValue
-        retries = cbor[int: Key.retries.rawValue]?.intValue ?? Self.maxRetries
-        minLength = cbor[int: Key.minLength.rawValue]?.intValue ?? 4
-        forceChange = cbor[int: Key.forceChange.rawValue]?.boolValue ?? false
-        length = cbor[int: Key.length.rawValue]?.intValue
+        hash = cbor[Key.hash]?.bytesValue
+        retries = cbor[Key.retries]?.intValue ?? Self.maxRetries
+        minLength = cbor[Key.minLength]?.intValue ?? 4
+        forceChange = cbor[Key.forceChange]?.boolValue ?? false
+        length = cbor[Key.length]?.intValue
     }
 }
 
@@ -101,6 +101,6 @@ struct PinUvSession: Sendable {
     /// The COSE key the platform agrees a secret with.
     var publicKeyCOSE: CBORValue {
         let point = Array(keyAgreementKey.publicKey.x963Representation)
-        return .intMap([(1, .int(2)), (3, .int(-25)), (-1, .int(1)), (-2, .bytes(Array(point[1...32]))), (-3, .bytes(Array(point[33...64])))])
+        return COSEKey.ec2(alg: .ecdhEsHkdf256, curve: .p256, x: Array(point[1...32]), y: Array(point[33...64]))
     }
 }

@@ -1,6 +1,7 @@
 import CBOR
 import Crypto
 import CryptoExtras
+import CTAPWire
 import Foundation
 
 /// The authenticator's side of PIN/UV auth protocols one and two (CTAP 2.1 §6.5.6, §6.5.7).
@@ -12,8 +13,9 @@ public enum PinUvAuthProtocol: Int, Sendable, CaseIterable {
     /// SHA-256(Z). Protocol two: HKDF-SHA-256 of Z into an HMAC key and an AES key (64 bytes).
     func sharedSecret(platformKey: CBORValue, authenticatorKey: P256.KeyAgreement.PrivateKey) throws(CTAPError) -> [UInt8] {
         // COSE_Key: kty 2 (EC2), alg -25 (ECDH-ES+HKDF-256), crv 1 (P-256), x, y.
-        guard platformKey[int: 1]?.intValue == 2, platformKey[int: -1]?.intValue == 1,
-              let x = platformKey[int: -2]?.bytesValue, let y = platformKey[int: -3]?.bytesValue, x.count == 32, y.count == 32,
+        guard platformKey[COSEKeyLabel.kty]?.intValue == COSEKeyType.ec2.rawValue,
+              platformKey[COSEKeyLabel.crv]?.intValue == COSECurve.p256.rawValue,
+              let x = platformKey[COSEKeyLabel.x]?.bytesValue, let y = platformKey[COSEKeyLabel.y]?.bytesValue, x.count == 32, y.count == 32,
               let peer = try? P256.KeyAgreement.PublicKey(x963Representation: [0x04] + x + y),
               let shared = try? authenticatorKey.sharedSecretFromKeyAgreement(with: peer)
         else { throw CTAPError(.invalidParameter, "keyAgreement is not a P-256 point") }

@@ -1,3 +1,5 @@
+import CTAPWire
+
 /// How makeCredential, getAssertion and the token-guarded commands (authenticatorConfig,
 /// credential management, large blobs) establish that the user is verified: a pinUvAuthToken's
 /// pinUvAuthParam, or built-in user verification.

@@ -1,5 +1,6 @@
 import CBOR
 import Crypto
+import CTAPWire
 
 extension Authenticator {
     /// Handles one CTAPHID_MSG: a U2F APDU in, response data and status word out.

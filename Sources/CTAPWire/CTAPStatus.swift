@@ -1,4 +1,7 @@
-import Foundation
+/// The words both sides of CTAP2 use on the wire: status codes, command bytes, the integer keys
+/// of every request and response map, COSE labels. The authenticator core (CTAP) and the
+/// platform (WebAuthnClient) share them; the relying party's verifier keeps its own on purpose.
+
 /// A CTAP status byte (CTAP 2.1 §8.2). A struct rather than an enum so that codes this file
 /// does not name still round-trip.
 public struct CTAPStatus: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
@@ -52,31 +55,31 @@ public struct CTAPStatus: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let unauthorizedPermission = CTAPStatus(rawValue: 0x40)
     public static let other = CTAPStatus(rawValue: 0x7F)
 
+    /// The code as logs show it: 0x2F.
     public var description: String {
-        String(format: "0x%02X", rawValue)
-    }
-}
-
-/// A failed CTAP operation: the status to answer with, and why (for the log).
-/// Compares equal on the status only, so tests assert on what the wire shows.
-public struct CTAPError: Error, Equatable, Sendable, CustomStringConvertible {
-    public let status: CTAPStatus
-    public let reason: String
-
-    public init(_ status: CTAPStatus, _ reason: String = "") {
-        self.status = status
-        self.reason = reason
+        let digits = String(rawValue, radix: 16, uppercase: true)
+        return "0x" + (digits.count < 2 ? "0" + digits : digits)
     }
 
-    public static func == (a: CTAPError, b: CTAPError) -> Bool { a.status == b.status }
-    public var description: String { reason.isEmpty ? "CTAP \(status)" : "CTAP \(status): \(reason)" }
+    /// The specification's name (CTAP 2.1 §8.2), e.g. CTAP2_ERR_PIN_INVALID; the code for others.
+    public var name: String { Self.names[rawValue] ?? "CTAP status \(description)" }
+
+    static let names: [UInt8: String] = [
+        0x00: "CTAP2_OK", 0x01: "CTAP1_ERR_INVALID_COMMAND", 0x02: "CTAP1_ERR_INVALID_PARAMETER", 0x03: "CTAP1_ERR_INVALID_LENGTH",
+        0x04: "CTAP1_ERR_INVALID_SEQ", 0x05: "CTAP1_ERR_TIMEOUT", 0x06: "CTAP1_ERR_CHANNEL_BUSY", 0x0A: "CTAP1_ERR_LOCK_REQUIRED",
+        0x0B: "CTAP1_ERR_INVALID_CHANNEL", 0x11: "CTAP2_ERR_CBOR_UNEXPECTED_TYPE", 0x12: "CTAP2_ERR_INVALID_CBOR",
+        0x14: "CTAP2_ERR_MISSING_PARAMETER", 0x15: "CTAP2_ERR_LIMIT_EXCEEDED", 0x17: "CTAP2_ERR_FP_DATABASE_FULL",
+        0x18: "CTAP2_ERR_LARGE_BLOB_STORAGE_FULL", 0x19: "CTAP2_ERR_CREDENTIAL_EXCLUDED", 0x21: "CTAP2_ERR_PROCESSING",
+        0x22: "CTAP2_ERR_INVALID_CREDENTIAL", 0x23: "CTAP2_ERR_USER_ACTION_PENDING", 0x24: "CTAP2_ERR_OPERATION_PENDING",
+        0x25: "CTAP2_ERR_NO_OPERATIONS", 0x26: "CTAP2_ERR_UNSUPPORTED_ALGORITHM", 0x27: "CTAP2_ERR_OPERATION_DENIED",
+        0x28: "CTAP2_ERR_KEY_STORE_FULL", 0x2B: "CTAP2_ERR_UNSUPPORTED_OPTION", 0x2C: "CTAP2_ERR_INVALID_OPTION",
+        0x2D: "CTAP2_ERR_KEEPALIVE_CANCEL", 0x2E: "CTAP2_ERR_NO_CREDENTIALS", 0x2F: "CTAP2_ERR_USER_ACTION_TIMEOUT",
+        0x30: "CTAP2_ERR_NOT_ALLOWED", 0x31: "CTAP2_ERR_PIN_INVALID", 0x32: "CTAP2_ERR_PIN_BLOCKED",
+        0x33: "CTAP2_ERR_PIN_AUTH_INVALID", 0x34: "CTAP2_ERR_PIN_AUTH_BLOCKED", 0x35: "CTAP2_ERR_PIN_NOT_SET",
+        0x36: "CTAP2_ERR_PUAT_REQUIRED", 0x37: "CTAP2_ERR_PIN_POLICY_VIOLATION", 0x39: "CTAP2_ERR_REQUEST_TOO_LARGE",
+        0x3A: "CTAP2_ERR_ACTION_TIMEOUT", 0x3B: "CTAP2_ERR_UP_REQUIRED", 0x3C: "CTAP2_ERR_UV_BLOCKED",
+        0x3D: "CTAP2_ERR_INTEGRITY_FAILURE", 0x3E: "CTAP2_ERR_INVALID_SUBCOMMAND", 0x3F: "CTAP2_ERR_UV_INVALID",
+        0x40: "CTAP2_ERR_UNAUTHORIZED_PERMISSION", 0x7F: "CTAP1_ERR_OTHER",
+    ]
 }
 
-import CBOR
-
-extension CTAPError {
-    /// The one place where a CBOR decoding failure becomes a CTAP status (CTAP 2.1 §8).
-    public init(_ error: CBORError) {
-        self.init(.invalidCBOR, "malformed CBOR: \(error)")
-    }
-}
