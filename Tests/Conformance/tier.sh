@@ -21,10 +21,13 @@ fi
 installed=$(.venv/bin/python -c 'from importlib.metadata import version; print(version("fido2"))')
 [[ $installed == "$VERSION" ]] || { echo "FAIL: .venv has fido2 $installed, the suite is $VERSION" >&2; exit 1; }
 
+# Absolute: pytest runs inside the sdist's folder.
+VFIDO=$(realpath "${VFIDO_BIN:-$ROOT/.build/debug/vfido}")
+[[ -x $VFIDO ]] || { echo "FAIL: no vfido binary at $VFIDO (build it first)" >&2; exit 1; }
 out=$WORK/result.txt
 cd "$SUITE"
 set +e
-VFIDO_BIN=${VFIDO_BIN:-$ROOT/.build/debug/vfido} PYTHONPATH=$ROOT/Tests/Conformance \
+VFIDO_BIN=$VFIDO PYTHONPATH=$ROOT/Tests/Conformance \
     "$ROOT/.venv/bin/python" -m pytest -p vfido_device_plugin -p no:cacheprovider -q -rs \
     --rootdir "$SUITE" tests/device "$@" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
