@@ -24,40 +24,43 @@ let package = Package(
     targets: [
         // Strict CBOR reader with hard limits and a canonical (CTAP2) writer. No dependencies.
         .target(name: "CBOR"),
+        // Byte packing, hex and base64url: one of each for every module. No dependencies.
+        .target(name: "Bytes"),
         // The words of the CTAP2 wire (statuses, command bytes, map keys, COSE labels), shared by
         // the authenticator core and the WebAuthn client. No dependencies.
         .target(name: "CTAPWire"),
         // The authenticator core: a pure state machine over injected environment protocols.
         .target(name: "CTAP", dependencies: [
-            "CBOR", "CTAPWire",
+            "Bytes", "CBOR", "CTAPWire",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CryptoExtras", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
         // CTAPHID framing and channel state machine. Knows nothing of CTAP.
-        .target(name: "CTAPHID"),
+        .target(name: "CTAPHID", dependencies: ["Bytes"]),
         // USB/IP server and a generic USB HID function. Knows nothing of FIDO.
         .target(name: "USBIP", dependencies: [
+            "Bytes",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // A HID device through Linux's /dev/uhid. Knows nothing of FIDO.
-        .target(name: "UHID"),
+        .target(name: "UHID", dependencies: ["Bytes"]),
         // SQLite from the system (libsqlite3-dev).
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // A thin typed wrapper over SQLite, shared by the key's store and the RP's.
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         // Durable, encrypted implementation of CTAP.CredentialStore.
         .target(name: "CredentialStore", dependencies: [
-            "CTAP", "CBOR", "SQLite",
+            "Bytes", "CTAP", "CBOR", "SQLite",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Composition root: wiring transports to the core, prompt policy, logging.
         .target(name: "VirtualKey", dependencies: [
-            "CTAP", "CTAPWire", "CTAPHID", "CredentialStore", "USBIP", "UHID",
+            "Bytes", "CTAP", "CTAPWire", "CTAPHID", "CredentialStore", "USBIP", "UHID",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -82,17 +85,17 @@ let package = Package(
         // The platform half of a browser: options JSON -> CTAP2 over CTAPHID -> PublicKeyCredential JSON.
         // Knows no authenticator internals (it speaks to any key over a HID report transport).
         .target(name: "WebAuthnClient", dependencies: [
-            "CBOR", "CTAPWire", "CTAPHID",
+            "Bytes", "CBOR", "CTAPWire", "CTAPHID",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CryptoExtras", package: "swift-crypto"),
         ]),
         // `vfido e2e`: every seed flow of the relying-party API through the client and a key.
         .target(name: "EndToEnd", dependencies: [
-            "WebAuthnClient", "VirtualKey", "CTAP", "RelyingPartyServer",
+            "Bytes", "WebAuthnClient", "VirtualKey", "CTAP", "RelyingPartyServer",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "vfido", dependencies: [
-            "VirtualKey", "EndToEnd", "CTAP", "RelyingPartyServer", "RelyingParty",
+            "Bytes", "VirtualKey", "EndToEnd", "CTAP", "CredentialStore", "RelyingPartyServer", "RelyingParty",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Logging", package: "swift-log"),
@@ -112,6 +115,7 @@ let package = Package(
                 path: "Tests/CTAPTestSupport"),
         .executableTarget(name: "vfido-fuzz-rp", dependencies: ["RelyingParty", "FuzzSupport"], path: "Fuzz/RP"),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
+        .testTarget(name: "BytesTests", dependencies: ["Bytes"]),
         .testTarget(name: "CTAPTests", dependencies: [
             "CTAP", "CTAPWire", "CBOR", "CredentialStore", "CTAPTestSupport",
             .product(name: "Crypto", package: "swift-crypto"),
@@ -137,7 +141,7 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "WebAuthnClientTests", dependencies: [
-            "WebAuthnClient", "EndToEnd", "CBOR", "CTAP",
+            "WebAuthnClient", "EndToEnd", "Bytes", "CBOR", "CTAP",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -39,9 +39,9 @@ build_package_target() {  # name, product
 
 declare -A targets=(
     [cbor]="Fuzz/CBORReaderFuzz.swift Sources/CBOR/*.swift"
-    [ctaphid]="Fuzz/CTAPHIDFuzz.swift Sources/CTAPHID/*.swift"
+    [ctaphid]="Fuzz/CTAPHIDFuzz.swift Sources/CTAPHID/*.swift Sources/Bytes/*.swift"
     [apdu]="Fuzz/APDUFuzz.swift Sources/CTAP/U2F/APDU.swift"
-    [usbip]="Fuzz/USBIPFuzz.swift Sources/USBIP/Protocol.swift Sources/USBIP/USBDevice.swift Sources/USBIP/HIDDevice.swift"
+    [usbip]="Fuzz/USBIPFuzz.swift Sources/USBIP/Protocol.swift Sources/USBIP/USBDevice.swift Sources/USBIP/HIDDevice.swift Sources/Bytes/*.swift"
 )
 
 for name in cbor ctaphid apdu usbip ctap rp; do

@@ -1,3 +1,4 @@
+import Bytes
 import CBOR
 import CTAPWire
 import Foundation
@@ -136,7 +137,7 @@ public actor Authenticator {
     /// A stable, ASCII serial number for the HID/USB layer: derived from the attestation batch
     /// certificate, so it survives resets and differs between keys.
     public var serialNumber: String {
-        Digest.sha256(secrets.batchCertificate).prefix(8).map { String(format: "%02X", $0) }.joined()
+        Digest.sha256(secrets.batchCertificate).prefix(8).hex.uppercased()
     }
 
     /// The attestation root certificate in PEM (what `vfido attestation root` prints).
@@ -164,7 +165,7 @@ public actor Authenticator {
     func parse(_ commandByte: UInt8, _ body: ArraySlice<UInt8>) throws(CTAPError) -> Command {
         guard let command = CTAPCommand(rawValue: commandByte) else {
             pendingAssertions = nil
-            throw CTAPError(.invalidCommand, String(format: "unknown command 0x%02X", commandByte))
+            throw CTAPError(.invalidCommand, "unknown command 0x" + [commandByte].hex)
         }
         if command != .getNextAssertion { pendingAssertions = nil }
         if command != .credentialManagement && command != .credentialManagementPreview { pendingEnumeration = nil }

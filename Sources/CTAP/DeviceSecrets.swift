@@ -1,3 +1,4 @@
+import Bytes
 import CBOR
 import Crypto
 import CTAPWire
@@ -105,7 +106,7 @@ public struct DeviceSecrets: Sendable, Equatable {
     /// Issues the enterprise attestation key and certificate: its subject carries a serial
     /// number unique to this device, which is what lets an enterprise RP identify the key.
     mutating func addEnterpriseIdentity(aaguid: [UInt8], random: RandomSource, now: Date) throws(CTAPError) {
-        let serial = random.bytes(8).map { String(format: "%02X", $0) }.joined()
+        let serial = random.bytes(8).hex.uppercased()
         (enterpriseKey, enterpriseCertificate) = try Self.issueAttestationCertificate(
             commonName: "vfido Enterprise Attestation", serial: serial, aaguid: aaguid, rootKey: attestationRootKey,
             rootCertificate: attestationRootCertificate, random: random, now: now)

@@ -52,6 +52,3 @@ enum Digest {
     static func sha256(_ text: String) -> [UInt8] { sha256(Array(text.utf8)) }
 }
 
-extension Array where Element == UInt8 {
-    public var hex: String { map { String(format: "%02x", $0) }.joined() }
-}

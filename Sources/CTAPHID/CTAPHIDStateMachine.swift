@@ -1,3 +1,7 @@
+#if canImport(Bytes)  // the fuzz targets compile Sources/Bytes into their own module
+import Bytes
+#endif
+
 /// The device side of CTAPHID (CTAP 2.1 §11.2) as a value: reports and time in, actions out.
 /// It owns channel allocation, message assembly, busy/lock arbitration and timeouts, and
 /// passes complete CBOR and MSG requests up; it knows nothing of what they mean.
@@ -73,8 +77,13 @@ public struct CTAPHIDStateMachine: Sendable {
     }
 
     public mutating func receive(_ report: [UInt8], now: ContinuousClock.Instant) -> [Action] {
+        receive(CTAPHIDPacket(report: report), now: now)
+    }
+
+    /// A report its transport already parsed (nil: not a report, ignored).
+    public mutating func receive(_ packet: CTAPHIDPacket?, now: ContinuousClock.Instant) -> [Action] {
         var actions = expire(now: now)
-        guard let packet = CTAPHIDPacket(report: report) else { return actions }
+        guard let packet else { return actions }
         switch packet {
         case .continuation(let channel, let sequence, let data):
             actions += receiveContinuation(channel: channel, sequence: sequence, data: data, now: now)
@@ -213,7 +222,7 @@ public struct CTAPHIDStateMachine: Sendable {
         let assigned = channel == CTAPHID.broadcastChannel ? allocateChannel() : channel
         let v = configuration.deviceVersion
         var payload = Array(data.prefix(8))
-        payload += [UInt8(assigned >> 24), UInt8(assigned >> 16 & 0xFF), UInt8(assigned >> 8 & 0xFF), UInt8(assigned & 0xFF)]
+        payload += assigned.bigEndianBytes
         payload += [CTAPHID.protocolVersion, v.major, v.minor, v.build, configuration.capabilities.rawValue]
         return reply(channel: channel, command: .`init`, payload: payload)
     }

@@ -1,3 +1,7 @@
+#if canImport(Bytes)  // the fuzz targets compile Sources/Bytes into their own module
+import Bytes
+#endif
+
 /// CTAPHID framing constants and reports (CTAP 2.1 §11.2.4). Every report is 64 bytes.
 public enum CTAPHID {
     public static let reportSize = 64
@@ -85,7 +89,7 @@ public enum CTAPHIDPacket: Equatable, Sendable {
     public init?(report: [UInt8]) {
         guard report.count <= CTAPHID.reportSize else { return nil }
         let r = report.count == CTAPHID.reportSize ? report : report + [UInt8](repeating: 0, count: CTAPHID.reportSize - report.count)
-        let channel = UInt32(r[0]) << 24 | UInt32(r[1]) << 16 | UInt32(r[2]) << 8 | UInt32(r[3])
+        let channel = Self.channel(of: r)
         if r[4] & 0x80 != 0 {
             self = .initialization(channel: channel, command: CTAPHIDCommand(rawValue: r[4]),
                                    length: Int(r[5]) << 8 | Int(r[6]), data: r[7...])
@@ -93,6 +97,9 @@ public enum CTAPHIDPacket: Equatable, Sendable {
             self = .continuation(channel: channel, sequence: r[4], data: r[5...])
         }
     }
+
+    /// The channel id at the front of a report (big endian, §11.2.4): the one place it is read.
+    public static func channel(of report: some Collection<UInt8>) -> UInt32 { UInt32(bigEndianBytes: report) }
 
     public var channel: UInt32 {
         switch self {
@@ -103,7 +110,7 @@ public enum CTAPHIDPacket: Equatable, Sendable {
     /// Splits a message into reports: one initialization packet, then continuation packets
     /// with sequence 0, 1, ... A zero-length message is still one packet.
     public static func frame(channel: UInt32, command: CTAPHIDCommand, payload: [UInt8]) -> [[UInt8]] {
-        let cid: [UInt8] = [UInt8(channel >> 24), UInt8(channel >> 16 & 0xFF), UInt8(channel >> 8 & 0xFF), UInt8(channel & 0xFF)]
+        let cid = channel.bigEndianBytes
         var reports: [[UInt8]] = []
         var first = cid + [command.rawValue | 0x80, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
         first += payload.prefix(CTAPHID.initPayloadSize)

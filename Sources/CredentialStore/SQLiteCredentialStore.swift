@@ -1,5 +1,6 @@
-import CTAP
+import Bytes
 import Crypto
+import CTAP
 import Foundation
 import SQLite
 

@@ -18,6 +18,8 @@ public enum Base64URL {
     /// Decodes base64url or standard base64, padded or not. Nil for anything else
     /// (whitespace, mixed garbage, impossible lengths).
     public static func decode(_ text: String) -> [UInt8]? {
+        // Padding is all-or-nothing: it completes the last group of four.
+        if text.hasSuffix("=") && text.utf8.count % 4 != 0 { return nil }
         var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         if standard.hasSuffix("==") { standard.removeLast(2) } else if standard.hasSuffix("=") { standard.removeLast() }
         guard standard.count % 4 != 1 else { return nil }

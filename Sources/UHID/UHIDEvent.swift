@@ -1,3 +1,5 @@
+import Bytes
+
 /// `struct uhid_event` from linux/uhid.h: a 32-bit type, then a packed union whose largest
 /// member (UHID_CREATE2) makes every event 4376 bytes. Fields are in host byte order (little
 /// endian on every platform Linux runs uhid on that vfido targets).
@@ -62,38 +64,34 @@ public enum UHIDOutgoingEvent: Equatable, Sendable {
 
     /// The full 4376-byte event.
     public var bytes: [UInt8] {
-        var w: [UInt8] = []
-        func u16(_ v: UInt16) { w += [UInt8(v & 0xFF), UInt8(v >> 8)] }
-        func u32(_ v: UInt32) { w += [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 24)] }
-        func text(_ s: String, _ size: Int) {
-            let utf8 = Array(s.utf8.prefix(size - 1))
-            w += utf8 + [UInt8](repeating: 0, count: size - utf8.count)
-        }
+        // struct uhid_event is in the host's byte order: little endian on every Linux vfido runs on.
+        var w = ByteWriter()
+        func u16(_ v: UInt16) { w.u16LittleEndian(v) }
+        func u32(_ v: UInt32) { w.u32LittleEndian(v) }
+        func text(_ s: String, _ size: Int) { w.fixedString(s, size) }
         switch self {
         case .create2(let name, let phys, let uniq, let bus, let vendor, let product, let version, let country, let rd):
             u32(UHID.EventType.create2.rawValue)
             text(name, 128); text(phys, 64); text(uniq, 64)
             u16(UInt16(rd.count)); u16(bus); u32(vendor); u32(product); u32(version); u32(country)
-            w += rd.prefix(4096)
+            w.bytes(rd.prefix(4096))
         case .input2(let data):
             u32(UHID.EventType.input2.rawValue)
             u16(UInt16(min(data.count, UHID.dataMax)))
-            w += data.prefix(UHID.dataMax)
+            w.bytes(data.prefix(UHID.dataMax))
         case .getReportReply(let id, let error, let data):
             u32(UHID.EventType.getReportReply.rawValue)
             u32(id); u16(error); u16(UInt16(min(data.count, UHID.dataMax)))
-            w += data.prefix(UHID.dataMax)
+            w.bytes(data.prefix(UHID.dataMax))
         case .setReportReply(let id, let error):
             u32(UHID.EventType.setReportReply.rawValue)
             u32(id); u16(error)
         case .destroy:
             u32(UHID.EventType.destroy.rawValue)
         }
-        return w + [UInt8](repeating: 0, count: UHID.eventSize - w.count)
+        return w.out + [UInt8](repeating: 0, count: UHID.eventSize - w.out.count)
     }
 }
 
-func le16(_ b: [UInt8], _ at: Int) -> UInt16 { UInt16(b[at]) | UInt16(b[at + 1]) << 8 }
-func le32(_ b: [UInt8], _ at: Int) -> UInt32 {
-    UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24
-}
+func le16(_ b: [UInt8], _ at: Int) -> UInt16 { UInt16(littleEndianBytes: b[at..<at + 2]) }
+func le32(_ b: [UInt8], _ at: Int) -> UInt32 { UInt32(littleEndianBytes: b[at..<at + 4]) }

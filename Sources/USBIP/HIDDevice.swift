@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Bytes)  // the fuzz targets compile Sources/Bytes into their own module
+import Bytes
+#endif
 
 /// A USB HID function with one interrupt IN and one interrupt OUT endpoint (endpoint 1 each
 /// way), fixed-size reports and no report IDs: the shape of a FIDO security key, though this
@@ -63,26 +66,24 @@ public final class USBHIDDevice: USBDevice, @unchecked Sendable {
     // MARK: - Descriptors (USB 2.0 §9.6, HID 1.11 §6.2)
 
     public var deviceDescriptor: [UInt8] {
-        [18, 0x01, 0x00, 0x02, deviceClass.0, deviceClass.1, deviceClass.2, 64,
-         UInt8(identity.vendorId & 0xFF), UInt8(identity.vendorId >> 8),
-         UInt8(identity.productId & 0xFF), UInt8(identity.productId >> 8),
-         UInt8(identity.bcdDevice & 0xFF), UInt8(identity.bcdDevice >> 8),
-         1, 2, 3, 1]
+        [18, 0x01, 0x00, 0x02, deviceClass.0, deviceClass.1, deviceClass.2, 64]
+            + identity.vendorId.littleEndianBytes + identity.productId.littleEndianBytes + identity.bcdDevice.littleEndianBytes
+            + [1, 2, 3, 1]
     }
 
     var hidDescriptor: [UInt8] {
-        [9, 0x21, 0x11, 0x01, 0x00, 1, 0x22, UInt8(reportDescriptor.count & 0xFF), UInt8(reportDescriptor.count >> 8)]
+        [9, 0x21, 0x11, 0x01, 0x00, 1, 0x22] + UInt16(reportDescriptor.count).littleEndianBytes
     }
 
     /// Configuration, interface, HID and the two endpoint descriptors, as GET_DESCRIPTOR returns them.
     public var configurationDescriptor: [UInt8] {
         let size = UInt16(reportSize)
         let interface: [UInt8] = [9, 0x04, 0, 0, 2, interfaces[0].0, interfaces[0].1, interfaces[0].2, 0]
-        let endpointIn: [UInt8] = [7, 0x05, 0x81, 0x03, UInt8(size & 0xFF), UInt8(size >> 8), 5]
-        let endpointOut: [UInt8] = [7, 0x05, 0x01, 0x03, UInt8(size & 0xFF), UInt8(size >> 8), 5]
+        let endpointIn: [UInt8] = [7, 0x05, 0x81, 0x03] + size.littleEndianBytes + [5]
+        let endpointOut: [UInt8] = [7, 0x05, 0x01, 0x03] + size.littleEndianBytes + [5]
         let body = interface + hidDescriptor + endpointIn + endpointOut
         let total = UInt16(9 + body.count)
-        return [9, 0x02, UInt8(total & 0xFF), UInt8(total >> 8), 1, configurationValue, 0, 0x80, 50] + body
+        return [9, 0x02] + total.littleEndianBytes + [1, configurationValue, 0, 0x80, 50] + body
     }
 
     func stringDescriptor(_ index: UInt8) -> [UInt8]? {
@@ -95,7 +96,7 @@ public final class USBHIDDevice: USBDevice, @unchecked Sendable {
         default: return nil
         }
         let utf16 = Array(text.utf16.prefix(126))
-        return [UInt8(2 + 2 * utf16.count), 0x03] + utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+        return [UInt8(2 + 2 * utf16.count), 0x03] + utf16.flatMap(\.littleEndianBytes)
     }
 
     // MARK: - Control requests

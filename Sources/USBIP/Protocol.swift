@@ -1,3 +1,7 @@
+#if canImport(Bytes)  // the fuzz targets compile Sources/Bytes into their own module
+import Bytes
+#endif
+
 /// The USB/IP wire protocol (Linux Documentation/usb/usbip_protocol.rst). Every multi-byte
 /// field of the USB/IP headers is big endian; the 8-byte USB setup packet inside CMD_SUBMIT is
 /// little endian, as on the USB bus.
@@ -224,33 +228,5 @@ public enum USBIPReply {
         w.u32(UInt32(bitPattern: status))
         w.bytes([UInt8](repeating: 0, count: 24))
         return w.out
-    }
-}
-
-struct ByteReader {
-    let bytes: ArraySlice<UInt8>
-    var index: Int
-    init(_ bytes: ArraySlice<UInt8>) {
-        self.bytes = bytes
-        index = bytes.startIndex
-    }
-    var consumed: Int { index - bytes.startIndex }
-    mutating func bytes(_ n: Int) -> ArraySlice<UInt8>? {
-        guard n >= 0, bytes.endIndex - index >= n else { return nil }
-        defer { index += n }
-        return bytes[index..<index + n]
-    }
-    mutating func u16() -> UInt16? { bytes(2).map { UInt16($0.first!) << 8 | UInt16($0.last!) } }
-    mutating func u32() -> UInt32? { bytes(4).map { $0.reduce(0) { $0 << 8 | UInt32($1) } } }
-}
-
-struct ByteWriter {
-    var out: [UInt8] = []
-    mutating func bytes(_ b: [UInt8]) { out += b }
-    mutating func u16(_ v: UInt16) { out += [UInt8(v >> 8), UInt8(v & 0xFF)] }
-    mutating func u32(_ v: UInt32) { out += [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
-    mutating func fixedString(_ s: String, _ size: Int) {
-        let utf8 = Array(s.utf8.prefix(size - 1))
-        out += utf8 + [UInt8](repeating: 0, count: size - utf8.count)
     }
 }

@@ -1,3 +1,7 @@
+#if canImport(Bytes)  // the fuzz targets compile Sources/Bytes into their own module
+import Bytes
+#endif
+
 /// A USB device as a USB/IP server exports it: descriptors and request handling, nothing about
 /// what the device is for.
 
@@ -21,14 +25,13 @@ public struct SetupPacket: Equatable, Sendable {
         precondition(bytes.count == 8)
         requestType = bytes[0]
         request = bytes[1]
-        value = UInt16(bytes[2]) | UInt16(bytes[3]) << 8
-        index = UInt16(bytes[4]) | UInt16(bytes[5]) << 8
-        length = UInt16(bytes[6]) | UInt16(bytes[7]) << 8
+        value = UInt16(littleEndianBytes: bytes[2..<4])
+        index = UInt16(littleEndianBytes: bytes[4..<6])
+        length = UInt16(littleEndianBytes: bytes[6..<8])
     }
 
     public var bytes: [UInt8] {
-        [requestType, request, UInt8(value & 0xFF), UInt8(value >> 8), UInt8(index & 0xFF), UInt8(index >> 8),
-         UInt8(length & 0xFF), UInt8(length >> 8)]
+        [requestType, request] + value.littleEndianBytes + index.littleEndianBytes + length.littleEndianBytes
     }
 
     public var descriptorType: UInt8 { UInt8(value >> 8) }

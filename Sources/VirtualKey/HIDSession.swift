@@ -1,3 +1,4 @@
+import Bytes
 import CTAP
 import CTAPHID
 import CTAPWire
@@ -55,12 +56,13 @@ public actor HIDSession {
 
     /// A report from the host; `reply` reaches the sender.
     public func receive(_ report: [UInt8], reply: ReportSink) {
-        if let packet = CTAPHIDPacket(report: report) {
+        let packet = CTAPHIDPacket(report: report)
+        if let packet {
             sinks[packet.channel] = reply
         } else {
             logger.warning("dropped a \(report.count)-byte report (CTAPHID reports are 64 bytes)")
         }
-        perform(machine.receive(report, now: .now))
+        perform(machine.receive(packet, now: .now))
     }
 
     /// Unplugs the key and plugs it back in: the running request is abandoned without an
@@ -88,8 +90,7 @@ public actor HIDSession {
         for action in actions {
             switch action {
             case .send(let report):
-                let channel = UInt32(report[0]) << 24 | UInt32(report[1]) << 16 | UInt32(report[2]) << 8 | UInt32(report[3])
-                sinks[channel]?.send(report)
+                sinks[CTAPHIDPacket.channel(of: report)]?.send(report)
             case .execute(let request):
                 execute(request)
             case .cancel(let channel):
@@ -109,13 +110,13 @@ public actor HIDSession {
             let started = ContinuousClock.now
             if request.command == .cbor {
                 let exchange = await authenticator.handle(request.payload)
-                let name = CTAPCommand(rawValue: exchange.command).map { "\($0)" } ?? "command 0x" + String(exchange.command, radix: 16)
+                let name = CTAPCommand(rawValue: exchange.command).map { "\($0)" } ?? "command 0x" + [exchange.command].hex
                 var outcome = "\(exchange.status)"
                 if let error = exchange.error, !error.reason.isEmpty { outcome += " (\(error.reason))" }
                 self.finish(request, exchange.response, log: "CTAP \(name)", outcome: outcome, elapsed: ContinuousClock.now - started)
             } else {
                 let (response, reason) = await authenticator.handleU2F(request.payload)
-                let ins = request.payload.count > 1 ? String(format: "0x%02X", request.payload[1]) : "?"
+                let ins = request.payload.count > 1 ? "0x" + [request.payload[1]].hex.uppercased() : "?"
                 self.finish(request, response, log: "U2F INS \(ins)", outcome: reason, elapsed: ContinuousClock.now - started)
             }
         }
@@ -130,5 +131,5 @@ public actor HIDSession {
     }
 }
 
-func hex(_ channel: UInt32) -> String { String(format: "%08x", channel) }
+func hex(_ channel: UInt32) -> String { channel.bigEndianBytes.hex }
 

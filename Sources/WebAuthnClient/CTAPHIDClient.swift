@@ -34,7 +34,7 @@ public actor CTAPHIDClient {
         let nonce = (0..<8).map { _ in UInt8.random(in: 0...255) }
         let reply = try await transact(.`init`, nonce, on: CTAPHID.broadcastChannel, accept: { $0.prefix(8).elementsEqual(nonce) })
         guard reply.count >= 17 else { throw CTAPHIDClientError.malformed("INIT reply of \(reply.count) bytes") }
-        channel = UInt32(reply[8]) << 24 | UInt32(reply[9]) << 16 | UInt32(reply[10]) << 8 | UInt32(reply[11])
+        channel = CTAPHIDPacket.channel(of: reply[8..<12])
         capabilities = reply[16]
     }
 

@@ -1,3 +1,4 @@
+import Bytes
 import Foundation
 
 /// The credential a `create()` or `get()` resolves with, in the shape of

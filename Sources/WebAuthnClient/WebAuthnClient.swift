@@ -1,6 +1,7 @@
+import Bytes
 import CBOR
-import CTAPWire
 import Crypto
+import CTAPWire
 import Foundation
 
 /// Why a ceremony failed, named as the DOMException a browser would reject with.

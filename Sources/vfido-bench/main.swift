@@ -142,7 +142,7 @@ let roundTrips: [Double] = await withCheckedContinuation { continuation in
     Thread.detachNewThread {
         let client = UDPClient(port: port)
         let reply = client.transact(.`init`, [1, 2, 3, 4, 5, 6, 7, 8])
-        client.channel = UInt32(reply[8]) << 24 | UInt32(reply[9]) << 16 | UInt32(reply[10]) << 8 | UInt32(reply[11])
+        client.channel = CTAPHIDPacket.channel(of: reply[8..<12])
         let id = try! credentialId(fromMakeCredential: client.transact(.cbor, makeCredentialRequest(alg: -7, rk: false, user: 1)))
         let request = getAssertionRequest(credentialId: id)
         var samples: [Double] = []

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bytes
 import CredentialStore
 import CTAP
 import Foundation
@@ -32,23 +33,11 @@ struct Credentials: AsyncParsableCommand {
 
         func run() async throws {
             guard let directory = stateOptions.directory else { throw ValidationError("an --ephemeral key has no credentials") }
-            guard id.count % 2 == 0, let bytes = hexBytes(id) else { throw ValidationError("not a hex credential id: \(id)") }
+            guard id.count % 2 == 0, let bytes = [UInt8](hex: id) else { throw ValidationError("not a hex credential id: \(id)") }
             let store = try SQLiteCredentialStore(directory: directory)
             guard try store.residentCredential(id: bytes) != nil else { throw ValidationError("no resident credential \(id)") }
             try store.deleteResidentCredential(id: bytes)
             print("deleted \(id)")
         }
     }
-}
-
-func hexBytes(_ text: String) -> [UInt8]? {
-    var out: [UInt8] = []
-    var index = text.startIndex
-    while index < text.endIndex {
-        let next = text.index(index, offsetBy: 2)
-        guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
-        out.append(byte)
-        index = next
-    }
-    return out
 }

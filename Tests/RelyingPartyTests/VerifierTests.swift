@@ -165,6 +165,24 @@ struct AssertionTests {
         #expect(Base64URL.decode("a") == nil && Base64URL.decode("a b") == nil)
     }
 
+    /// The verifier keeps its own base64url (it is the independent oracle), on the same rules as
+    /// the key's and the client's: the vectors both are held to.
+    @Test func sharedBase64URLVectors() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Fixtures/base64url-vectors.json")
+        let vectors = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        func bytes(_ hex: String) -> [UInt8] { stride(from: 0, to: hex.count, by: 2).map { UInt8(hex.dropFirst($0).prefix(2), radix: 16)! } }
+        for pair in vectors["canonical"] as? [[String: String]] ?? [] {
+            #expect(Base64URL.encode(bytes(pair["hex"]!)) == pair["text"])
+            #expect(Base64URL.decode(pair["text"]!) == bytes(pair["hex"]!))
+        }
+        for pair in vectors["alsoAccepted"] as? [[String: String]] ?? [] {
+            #expect(Base64URL.decode(pair["text"]!) == bytes(pair["hex"]!), "\(pair["why"]!)")
+        }
+        let refused = vectors["refused"] as? [[String: String]] ?? []
+        #expect(refused.count == 7)
+        for vector in refused { #expect(Base64URL.decode(vector["text"]!) == nil, "\(vector["why"]!)") }
+    }
+
     @Test func clientDataLimitsAndTypes() {
         #expect(throws: WebAuthnError.self) { try ClientData(json: Array(#"{"type":"webauthn.get","challenge":"AA","origin":"x","crossOrigin":"no"}"#.utf8)) }
         #expect(throws: WebAuthnError.self) { try ClientData(json: Array(repeating: 0x20, count: ClientData.maxSize + 1)) }

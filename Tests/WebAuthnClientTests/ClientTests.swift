@@ -1,10 +1,11 @@
+import Bytes
 import CBOR
-import CTAP
 import Crypto
+import CTAP
+import EndToEnd
 import Foundation
 import Logging
 import Testing
-import EndToEnd
 @testable import WebAuthnClient
 
 extension InProcessKey {
@@ -230,17 +231,13 @@ final class AbsentUser: UserPresence, @unchecked Sendable {
         let p256 = P256.Signing.PrivateKey().publicKey.x963Representation
         let ec2 = CBORValue.intMap([(1, 2), (3, -7), (-1, 1), (-2, .bytes(Array(p256[1...32]))), (-3, .bytes(Array(p256[33...64])))])
         let der = try #require(SubjectPublicKeyInfo.der(ec2))
-        #expect(der == hexBytes("3059301306072a8648ce3d020106082a8648ce3d030107034200") + Array(p256))
+        #expect(der == [UInt8](hex: "3059301306072a8648ce3d020106082a8648ce3d030107034200")! + Array(p256))
         let ed = Array(Curve25519.Signing.PrivateKey().publicKey.rawRepresentation)
         let okp = CBORValue.intMap([(1, 1), (3, -8), (-1, 6), (-2, .bytes(ed))])
-        #expect(SubjectPublicKeyInfo.der(okp) == hexBytes("302a300506032b6570032100") + ed)
+        #expect(SubjectPublicKeyInfo.der(okp) == [UInt8](hex: "302a300506032b6570032100")! + ed)
         let p384 = P384.Signing.PrivateKey().publicKey.x963Representation
         let ec2384 = CBORValue.intMap([(1, 2), (3, -35), (-1, 2), (-2, .bytes(Array(p384[1...48]))), (-3, .bytes(Array(p384[49...96])))])
-        #expect(SubjectPublicKeyInfo.der(ec2384) == hexBytes("3076301006072a8648ce3d020106052b81040022036200") + Array(p384))
+        #expect(SubjectPublicKeyInfo.der(ec2384) == [UInt8](hex: "3076301006072a8648ce3d020106052b81040022036200")! + Array(p384))
         #expect(SubjectPublicKeyInfo.der(.intMap([(1, 2), (3, -7), (-1, 1), (-2, .bytes([1])), (-3, .bytes([2]))])) == nil)
-    }
-
-    func hexBytes(_ text: String) -> [UInt8] {
-        stride(from: 0, to: text.count, by: 2).map { UInt8(text.dropFirst($0).prefix(2), radix: 16)! }
     }
 }

@@ -1,5 +1,3 @@
-import CTAPWire
-
 /// authenticatorSelection (CTAP 2.1 §6.9): the platform asks the user to touch the key they
 /// want to use.
 extension Authenticator {

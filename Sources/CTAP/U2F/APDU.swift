@@ -1,5 +1,3 @@
-import CTAPWire
-
 /// FIDO U2F raw messages (CTAP1, "FIDO U2F Raw Message Formats" v1.2) as CTAPHID_MSG carries
 /// them: an ISO 7816-4 command APDU in, response data and a status word out. No dependencies:
 /// the APDU fuzz target builds this file alone.
