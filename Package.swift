@@ -47,6 +47,11 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // CTAPHID reports over UDP, the simulator convention test tools speak. Knows nothing of FIDO.
+        .target(name: "UDPSimulator", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         // A HID device through Linux's /dev/uhid. Knows nothing of FIDO.
         .target(name: "UHID", dependencies: ["Bytes"]),
         // SQLite from the system (libsqlite3-dev).
@@ -60,7 +65,7 @@ let package = Package(
         ]),
         // Composition root: wiring transports to the core, prompt policy, logging.
         .target(name: "VirtualKey", dependencies: [
-            "Bytes", "CTAP", "CTAPWire", "CTAPHID", "CredentialStore", "USBIP", "UHID",
+            "Bytes", "CTAP", "CTAPWire", "CTAPHID", "CredentialStore", "UDPSimulator", "USBIP", "UHID",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -145,7 +150,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "VirtualKeyTests", dependencies: ["VirtualKey", "CTAP", "CTAPHID", "CBOR"]),
+        .testTarget(name: "VirtualKeyTests", dependencies: ["VirtualKey", "CTAP", "CTAPHID", "CBOR", "UDPSimulator"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import UDPSimulator
 import UHID
 import USBIP
 
@@ -98,9 +99,6 @@ public final class Daemon: Sendable {
         self.group = group
     }
 
-    /// The first key's UDP transport (what single-key callers use).
-    public var udp: UDPTransport { keys[0].udp! }
-
     public static func start(_ configuration: DaemonConfiguration, presence: UserPresence? = nil, logger: Logger) async throws -> Daemon {
         if let path = configuration.uhidPath {
             try UHIDDevice.checkAccess(path: path)  // before anything else: fail fast, with advice
@@ -114,13 +112,14 @@ public final class Daemon: Sendable {
             for n in 1...max(1, configuration.keys) {
                 var control: ControlPresence?
                 let policy: UserPresence
-                switch (presence, configuration.presence) {
-                case (let given?, _): policy = given
-                case (nil, .terminal): policy = terminal!
-                case (nil, .control):
-                    control = ControlPresence(timeout: configuration.promptTimeout)
-                    policy = control!
-                case (nil, let fixed): policy = FixedPresence(approve: fixed == .auto)
+                switch (presence, configuration.presence, terminal) {
+                case (let given?, _, _): policy = given
+                case (nil, .terminal, let terminal?): policy = terminal
+                case (nil, .control, _):
+                    let prompts = ControlPresence(timeout: configuration.promptTimeout)
+                    control = prompts
+                    policy = prompts
+                case (nil, let fixed, _): policy = FixedPresence(approve: fixed == .auto)
                 }
                 keys.append(try await startKey(n, configuration, presence: policy, control: control, group: group, logger: logger))
             }
@@ -202,7 +201,13 @@ public final class Daemon: Sendable {
         if let base = configuration.udpPort {
             let port = base == 0 ? 0 : base + n - 1
             do {
-                udp = try await UDPTransport.start(host: configuration.udpHost, port: port, session: session, group: group, logger: logger)
+                let feed = ReportFeed(session: session, buffering: 4096)
+                udp = try await UDPTransport.start(host: configuration.udpHost, port: port, group: group, receive: { datagram in
+                    switch datagram {
+                    case .report(let report, let reply): feed.yield(report, reply: ReportSink(reply))
+                    case .reboot: feed.yieldPowerCycle()
+                    }
+                }, closed: { feed.finish() })
             } catch {
                 throw DaemonError("cannot listen on UDP \(configuration.udpHost):\(port): \(error)")
             }

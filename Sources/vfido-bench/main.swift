@@ -137,7 +137,7 @@ var configuration = DaemonConfiguration(stateDirectory: nil)
 configuration.udpPort = 0
 configuration.usbipPort = nil
 let daemon = try await Daemon.start(configuration, logger: Logger(label: "bench"))
-let port = daemon.udp.localAddress!.port!
+let port = daemon.keys[0].udp?.localAddress?.port ?? 0
 let roundTrips: [Double] = await withCheckedContinuation { continuation in
     Thread.detachNewThread {
         let client = UDPClient(port: port)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bytes
 import Foundation
 import VirtualKey
 
@@ -19,6 +20,27 @@ struct StateOptions: ParsableArguments {
 }
 
 /// HOST:PORT, for listening addresses.
+/// A USB vendor:product pair in hex, like 1209:0001.
+struct USBIdentifiers: ExpressibleByArgument, CustomStringConvertible {
+    var vendor: UInt16
+    var product: UInt16
+
+    init?(argument: String) {
+        let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ (1...4).contains($0.count) }),
+              let vendor = UInt16(parts[0], radix: 16), let product = UInt16(parts[1], radix: 16) else { return nil }
+        self.vendor = vendor
+        self.product = product
+    }
+
+    init(vendor: UInt16, product: UInt16) {
+        self.vendor = vendor
+        self.product = product
+    }
+
+    var description: String { (vendor.bigEndianBytes.hex + ":" + product.bigEndianBytes.hex) }
+}
+
 struct HostPort: ExpressibleByArgument, CustomStringConvertible {
     var host: String
     var port: Int

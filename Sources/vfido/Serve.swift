@@ -77,7 +77,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp(
         "USB vendor and product id, in hex. The default is pid.codes' test pair.", valueName: "vid:pid"))
-    var vidPid = "1209:0001"
+    var vidPid = USBIdentifiers(vendor: 0x1209, product: 0x0001)
 
     @Option(name: .long, help: ArgumentHelp("USB product string.", valueName: "text"))
     var product = "vfido virtual FIDO2 key"
@@ -123,7 +123,6 @@ struct Serve: AsyncParsableCommand {
         if resetWindow < 0 { throw ValidationError("--reset-window must be 0 or more seconds") }
         if !(promptTimeout > 0 && promptTimeout <= 3600) { throw ValidationError("--prompt-timeout must be between 0 and 3600 seconds") }
         if !(1...16).contains(keys) { throw ValidationError("--keys must be between 1 and 16") }
-        if parsedVidPid == nil { throw ValidationError("--vid-pid must look like 1209:0001 (hex vendor:product)") }
         if !allowRemote {
             if !noUdp && !udp.isLoopback {
                 throw ValidationError("--udp \(udp) is not a loopback address; add --allow-remote if you mean it")
@@ -134,12 +133,6 @@ struct Serve: AsyncParsableCommand {
         }
         if !noRp { try rp.validate(allowRemote: allowRemote) }
         if noUdp && noUsbip && !uhid { throw ValidationError("--no-udp and --no-usbip together leave no way to reach the key") }
-    }
-
-    var parsedVidPid: (UInt16, UInt16)? {
-        let parts = vidPid.split(separator: ":")
-        guard parts.count == 2, let vid = UInt16(parts[0], radix: 16), let pid = UInt16(parts[1], radix: 16) else { return nil }
-        return (vid, pid)
     }
 
     func run() async throws {
@@ -155,8 +148,8 @@ struct Serve: AsyncParsableCommand {
         configuration.usbipPort = noUsbip ? nil : usbip.port
         configuration.keys = keys
         configuration.uhidPath = uhid ? uhidPath : nil
-        configuration.vendorId = parsedVidPid!.0
-        configuration.productId = parsedVidPid!.1
+        configuration.vendorId = vidPid.vendor
+        configuration.productId = vidPid.product
         configuration.product = product
         configuration.manufacturer = manufacturer
         configuration.presence = presence

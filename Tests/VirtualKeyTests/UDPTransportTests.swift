@@ -3,6 +3,7 @@ import CTAP
 import Foundation
 import Logging
 import Testing
+import UDPSimulator
 @testable import VirtualKey
 #if canImport(Glibc)
 import Glibc
@@ -78,7 +79,7 @@ func startDaemon(presence: UserPresence? = nil) async throws -> (Daemon, Int) {
     configuration.udpPort = 0
     configuration.usbipPort = nil
     let daemon = try await Daemon.start(configuration, presence: presence, logger: Logger(label: "test"))
-    return (daemon, daemon.udp.localAddress!.port!)
+    return (daemon, try #require(daemon.keys[0].udp?.localAddress?.port))
 }
 
 @Suite(.serialized) struct UDPTransportTests {

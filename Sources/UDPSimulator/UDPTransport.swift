@@ -1,11 +1,10 @@
-import Logging
 import NIOCore
 import NIOPosix
 
 /// The UDP simulator convention (DESIGN.md §5): each datagram is one 64-byte HID report with
-/// no report-ID byte; replies go to the address that last spoke on the channel. As in solokeys'
-/// simulator, one fixed 64-byte datagram power-cycles the key; suites written for it send it
-/// to "reboot" and keep using their channel afterwards.
+/// no report-ID byte; replies go to the datagram's sender. As in solokeys' simulator, one fixed
+/// 64-byte datagram power-cycles the key; suites written for it send it to "reboot" and keep
+/// using their channel afterwards. Knows nothing of CTAPHID or FIDO: it hands reports on.
 public final class UDPTransport: Sendable {
     /// solokeys' simulator reboot datagram (its fido2-tests `send_magic_reboot`).
     public static let rebootDatagram: [UInt8] = [
@@ -15,13 +14,21 @@ public final class UDPTransport: Sendable {
         0x5B, 0xB2, 0x6E, 0xB7, 0x7A, 0x73, 0xEA, 0xA4, 0x78, 0x13, 0xF6, 0xB4, 0x9A, 0x72, 0x50, 0xDC,
     ]
 
+    /// What arrives: a report with the function that answers its sender, or the reboot datagram.
+    public enum Datagram: Sendable {
+        case report([UInt8], reply: @Sendable ([UInt8]) -> Void)
+        case reboot
+    }
+
     public let channel: Channel
     public var localAddress: SocketAddress? { channel.localAddress }
 
     private init(channel: Channel) { self.channel = channel }
 
-    public static func start(host: String, port: Int, session: HIDSession, group: EventLoopGroup, logger: Logger) async throws -> UDPTransport {
-        let feed = ReportFeed(session: session, buffering: 4096)
+    /// Listens on host:port; `receive` is called on the event loop for each datagram, in
+    /// arrival order, and `closed` once the socket is closed.
+    public static func start(host: String, port: Int, group: EventLoopGroup, receive: @escaping @Sendable (Datagram) -> Void,
+                             closed: @escaping @Sendable () -> Void) async throws -> UDPTransport {
         // No SO_REUSEADDR: on UDP it would let a second daemon bind the same port and take
         // half of the reports.
         let channel: Channel
@@ -29,17 +36,16 @@ public final class UDPTransport: Sendable {
             channel = try await DatagramBootstrap(group: group)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(DatagramForwarder(feed: feed))
+                        try channel.pipeline.syncOperations.addHandler(DatagramForwarder(receive: receive))
                     }
                 }
                 .bind(host: host, port: port).get()
         } catch {
-            feed.finish()
+            closed()
             throw error
         }
-        let transport = UDPTransport(channel: channel)
-        channel.closeFuture.whenComplete { _ in feed.finish() }
-        return transport
+        channel.closeFuture.whenComplete { _ in closed() }
+        return UDPTransport(channel: channel)
     }
 
     public func close() async {
@@ -47,23 +53,23 @@ public final class UDPTransport: Sendable {
     }
 }
 
-/// Hands each datagram to the feed with a sink that answers its sender.
+/// Hands each datagram on with a reply function that answers its sender.
 private final class DatagramForwarder: ChannelInboundHandler, Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let feed: ReportFeed
-    init(feed: ReportFeed) { self.feed = feed }
+    let receive: @Sendable (UDPTransport.Datagram) -> Void
+    init(receive: @escaping @Sendable (UDPTransport.Datagram) -> Void) { self.receive = receive }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         let bytes = Array(envelope.data.readableBytesView)
         if bytes == UDPTransport.rebootDatagram {
-            feed.yieldPowerCycle()
+            receive(.reboot)
             return
         }
         let remote = envelope.remoteAddress
         let channel = context.channel
-        let sink = ReportSink { reply in
+        receive(.report(bytes) { reply in
             channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: reply)), promise: nil)
-        }
-        feed.yield(bytes, reply: sink)
+        })
     }
 }
