@@ -36,23 +36,13 @@ public struct RPRoutes: Sendable {
         }
     }
 
-    /// application/x-www-form-urlencoded (what OAuth clients send to a token endpoint).
+    /// application/x-www-form-urlencoded (what OAuth clients send to a token endpoint), by
+    /// Hummingbird's decoder.
     static func decodeForm<T: Decodable>(_ bytes: Data, as type: T.Type) throws -> T {
-        var object: [String: String] = [:]
-        for pair in String(decoding: bytes, as: UTF8.self).split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ text: Substring) throws(APIError) -> String {
-                guard let value = text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
-                    throw APIError.invalidRequest("the form body has a malformed percent escape")
-                }
-                return value
-            }
-            object[try decode(parts[0])] = parts.count > 1 ? try decode(parts[1]) : ""
-        }
         do {
-            return try JSONDecoder().decode(T.self, from: JSONSerialization.data(withJSONObject: object))
+            return try URLEncodedFormDecoder().decode(T.self, from: String(decoding: bytes, as: UTF8.self))
         } catch {
-            throw APIError.invalidRequest("the form body is not what this endpoint takes")
+            throw APIError.invalidRequest("the form body is not what this endpoint takes (\(error))")
         }
     }
 
