@@ -93,6 +93,8 @@ let package = Package(
             "Bytes", "CBOR", "CTAPWire", "CTAPHID",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CryptoExtras", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // `vfido e2e`: every seed flow of the relying-party API through the client and a key.
         .target(name: "EndToEnd", dependencies: [

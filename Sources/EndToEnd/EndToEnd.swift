@@ -93,7 +93,7 @@ public func runEndToEnd(_ options: EndToEndOptions, logger: Logger) async throws
     let transport: HIDReportTransport
     let keyName: String
     if let udp = options.udpKey {
-        transport = try UDPHIDTransport(host: udp.host, port: udp.port)
+        transport = try await UDPHIDTransport.connect(host: udp.host, port: udp.port)
         keyName = "udp \(udp.host):\(udp.port)"
     } else {
         let started = try await InProcessKey.start(logger: logger)

@@ -1,7 +1,6 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+import NIOCore
+import NIOPosix
 
 /// Where a client's 64-byte HID reports go and come from: a key in this process, or one
 /// reached over the UDP simulator convention (one report per datagram).
@@ -89,55 +88,58 @@ public struct TransportError: Error, CustomStringConvertible {
 }
 
 /// A key speaking CTAPHID over UDP (vfido's `--udp`, the simulator convention of python-fido2
-/// and libfido2 test setups): each datagram is one 64-byte report.
-public final class UDPHIDTransport: HIDReportTransport, @unchecked Sendable {
-    private let fd: Int32
-    private let queue = ReportQueue()
-    private let lock = NSLock()
-    private var closed = false
+/// and libfido2 test setups): each datagram is one 64-byte report. A connected SwiftNIO
+/// datagram channel: the kernel drops datagrams from anyone but the key.
+public final class UDPHIDTransport: HIDReportTransport {
+    private let channel: Channel
+    private let peer: SocketAddress
+    private let queue: ReportQueue
 
-    public init(host: String, port: Int) throws {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else {
-            throw TransportError("cannot resolve \(host)")
-        }
-        defer { freeaddrinfo(list) }
-        fd = socket(first.pointee.ai_family, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { throw TransportError("cannot open a UDP socket: errno \(errno)") }
-        // connect(): the kernel fills in our address and drops datagrams from anyone but the key.
-        guard connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
-            Glibc.close(fd)
-            throw TransportError("cannot reach \(host):\(port) over UDP: errno \(errno)")
-        }
-        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let thread = Thread { [self] in readLoop() }
-        thread.name = "vfido-udp-client"
-        thread.start()
+    private init(channel: Channel, peer: SocketAddress, queue: ReportQueue) {
+        self.channel = channel
+        self.peer = peer
+        self.queue = queue
     }
 
-    private var isClosed: Bool { lock.withLock { closed } }
-
-    private func readLoop() {
-        var buffer = [UInt8](repeating: 0, count: 2048)
-        while !isClosed {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n > 0 {
-                queue.deliver(Array(buffer.prefix(n)))
-            }
+    public static func connect(host: String, port: Int) async throws -> UDPHIDTransport {
+        let peer: SocketAddress
+        do { peer = try SocketAddress.makeAddressResolvingHost(host, port: port) } catch {
+            throw TransportError("cannot resolve \(host): \(error)")
         }
-        Glibc.close(fd)
+        let queue = ReportQueue()
+        do {
+            let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ReportReceiver(queue: queue))
+                    }
+                }
+                .connect(to: peer).get()
+            return UDPHIDTransport(channel: channel, peer: peer, queue: queue)
+        } catch {
+            throw TransportError("cannot reach \(host):\(port) over UDP: \(error)")
+        }
     }
 
     public func send(_ report: [UInt8]) async throws {
-        let sent = report.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
-        guard sent == report.count else { throw TransportError("UDP send failed: errno \(errno)") }
+        do {
+            try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: peer, data: ByteBuffer(bytes: report))).get()
+        } catch {
+            throw TransportError("UDP send failed: \(error)")
+        }
     }
 
     public func receive(timeout: Duration) async -> [UInt8]? { await queue.next(timeout: timeout) }
 
-    public func close() async { lock.withLock { closed = true } }
+    public func close() async { try? await channel.close() }
+}
+
+/// Hands each datagram from the key to the queue, in arrival order.
+private final class ReportReceiver: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let queue: ReportQueue
+    init(queue: ReportQueue) { self.queue = queue }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        queue.deliver(Array(unwrapInboundIn(data).data.readableBytesView))
+    }
 }
