@@ -123,9 +123,11 @@ let package = Package(
         .executableTarget(name: "vfido-fuzz-rp", dependencies: ["RelyingParty", "FuzzSupport"], path: "Fuzz/RP"),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
         .testTarget(name: "BytesTests", dependencies: ["Bytes"]),
+        .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
         .testTarget(name: "CTAPTests", dependencies: [
             "CTAP", "CTAPWire", "CBOR", "CredentialStore", "CTAPTestSupport",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
         ]),
         .testTarget(name: "CTAPHIDTests", dependencies: ["CTAPHID"]),
@@ -152,7 +154,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "VirtualKeyTests", dependencies: ["VirtualKey", "CTAP", "CTAPHID", "CBOR", "UDPSimulator"]),
+        .testTarget(name: "VirtualKeyTests", dependencies: ["VirtualKey", "Bytes", "CTAP", "CTAPHID", "CBOR", "UDPSimulator"]),
     ],
     swiftLanguageModes: [.v6]
 )

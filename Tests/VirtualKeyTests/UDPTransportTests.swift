@@ -1,3 +1,4 @@
+import Bytes
 import CBOR
 import CTAP
 import Foundation
@@ -44,7 +45,7 @@ final class UDPClient {
     }
 
     static func packet(_ cid: UInt32, _ cmd: UInt8, _ payload: [UInt8]) -> [UInt8] {
-        let head: [UInt8] = [UInt8(cid >> 24), UInt8(cid >> 16 & 0xFF), UInt8(cid >> 8 & 0xFF), UInt8(cid & 0xFF), cmd, 0, UInt8(payload.count)]
+        let head: [UInt8] = cid.bigEndianBytes + [cmd, 0, UInt8(payload.count)]
         return head + payload + [UInt8](repeating: 0, count: 57 - payload.count)
     }
 
@@ -62,7 +63,7 @@ final class UDPClient {
     func open() throws -> UInt32 {
         send(Self.packet(0xFFFF_FFFF, 0x86, [1, 2, 3, 4, 5, 6, 7, 8]))
         let reply = try #require(receive())
-        return UInt32(reply[15]) << 24 | UInt32(reply[16]) << 16 | UInt32(reply[17]) << 8 | UInt32(reply[18])
+        return UInt32(bigEndianBytes: reply[15..<19])
     }
 }
 

@@ -1,0 +1,88 @@
+import Bytes
+import CTAP
+import Foundation
+import Logging
+import Testing
+@testable import VirtualKey
+
+/// The reports a session sent back, collected as they come.
+final class Replies: @unchecked Sendable {
+    private let lock = NSLock()
+    private var reports: [[UInt8]] = []
+    var all: [[UInt8]] { lock.withLock { reports } }
+    var sink: ReportSink { ReportSink { [self] report in lock.withLock { reports.append(report) } } }
+
+    /// Waits (up to 10 s: a loaded CI machine) until some report matches.
+    func first(where match: ([UInt8]) -> Bool) async throws -> [UInt8] {
+        for _ in 0..<1000 {
+            if let found = all.first(where: match) { return found }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw CancellationError()
+    }
+}
+
+@Suite(.serialized) struct HIDSessionTests {
+    static func session(presence: UserPresence) throws -> HIDSession {
+        let tracked = TrackedPresence(presence)
+        let authenticator = try makeAuthenticator(configuration: DaemonConfiguration(stateDirectory: nil), presence: tracked)
+        return HIDSession(authenticator: authenticator, presence: tracked, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+    }
+
+    static func open(_ session: HIDSession, _ replies: Replies) async throws -> UInt32 {
+        await session.receive(UDPClient.packet(0xFFFF_FFFF, 0x86, [1, 2, 3, 4, 5, 6, 7, 8]), reply: replies.sink)
+        let reply = try await replies.first { $0[4] == 0x86 }
+        return UInt32(bigEndianBytes: reply[15..<19])
+    }
+
+    @Test func aWaitingPromptSendsUpNeededAndCancelAnswersKeepaliveCancel() async throws {
+        let session = try Self.session(presence: WaitForever())
+        await session.start()
+        defer { Task { await session.stop() } }
+        let replies = Replies()
+        let cid = try await Self.open(session, replies)
+        await session.receive(UDPClient.packet(cid, 0x90, [0x0B]), reply: replies.sink)  // selection: waits for a touch
+        let keepalive = try await replies.first { $0[4] == 0xBB }
+        #expect(Array(keepalive[0..<8]) == cid.bigEndianBytes + [0xBB, 0x00, 0x01, 0x02])  // KEEPALIVE UPNEEDED on our channel
+        // INIT from another host is answered while the request runs; CANCEL gets no reply of its own.
+        await session.receive(UDPClient.packet(cid &+ 1, 0x86, [9, 9, 9, 9, 9, 9, 9, 9]), reply: replies.sink)
+        _ = try await replies.first { $0[4] == 0x86 && $0[7] == 9 }
+        await session.receive(UDPClient.packet(cid, 0x91, []), reply: replies.sink)
+        let answer = try await replies.first { $0[4] == 0x90 }
+        #expect(Array(answer[0..<8]) == cid.bigEndianBytes + [0x90, 0x00, 0x01, 0x2D])  // CTAP2_ERR_KEEPALIVE_CANCEL
+        #expect(!replies.all.contains { $0[4] == 0x91 })
+        // The session is free again.
+        await session.receive(UDPClient.packet(cid, 0x81, [0x42]), reply: replies.sink)
+        #expect(Array(try await replies.first { $0[4] == 0x81 }[0..<8]) == cid.bigEndianBytes + [0x81, 0x00, 0x01, 0x42])
+    }
+
+    @Test func keepalivesRepeatWhileThePromptWaits() async throws {
+        let session = try Self.session(presence: WaitForever())
+        await session.start()
+        defer { Task { await session.stop() } }
+        let replies = Replies()
+        let cid = try await Self.open(session, replies)
+        await session.receive(UDPClient.packet(cid, 0x90, [0x0B]), reply: replies.sink)
+        // At least three, one per 100 ms tick: the platform's wait never runs dry.
+        _ = try await replies.first { _ in replies.all.filter { $0[4] == 0xBB }.count >= 3 }
+        #expect(replies.all.filter { $0[4] == 0xBB }.allSatisfy { $0[7] == 0x02 })
+        await session.receive(UDPClient.packet(cid, 0x91, []), reply: replies.sink)
+        _ = try await replies.first { $0[4] == 0x90 }
+    }
+
+    @Test func resynchronisingAbandonsTheRunningRequestWithoutAnAnswer() async throws {
+        let session = try Self.session(presence: WaitForever())
+        await session.start()
+        defer { Task { await session.stop() } }
+        let replies = Replies()
+        let cid = try await Self.open(session, replies)
+        await session.receive(UDPClient.packet(cid, 0x90, [0x0B]), reply: replies.sink)
+        _ = try await replies.first { $0[4] == 0xBB }
+        await session.receive(UDPClient.packet(cid, 0x86, [7, 7, 7, 7, 7, 7, 7, 7]), reply: replies.sink)  // INIT on our channel
+        let resync = try await replies.first { $0[4] == 0x86 && $0[7] == 7 }
+        #expect(Array(resync[15..<19]) == cid.bigEndianBytes)  // the same channel
+        await session.receive(UDPClient.packet(cid, 0x81, [1]), reply: replies.sink)
+        _ = try await replies.first { $0[4] == 0x81 }
+        #expect(!replies.all.contains { $0[4] == 0x90 })  // the abandoned selection never answered
+    }
+}
