@@ -153,12 +153,12 @@ extension RPRoutes {
         router.get("/cis/hosted/passkey/passkey-registration") { _, _ in Self.html(Pages.registration) }
         router.post("/cis/hosted/passkey/start") { request, _ in
             let body = try await self.body(request, CompleteRequest.self)
-            let (id, options) = try await service.hostedRegistrationStart(token: body.register_webauthn_cred_token)
+            let (id, options) = try await service.hostedRegistrationStart(token: body.registerWebauthnCredToken)
             return try Self.json(SessionWithCreationOptions(webauthn_session_id: id, credential_creation_options: options))
         }
         router.post("/cis/hosted/passkey/complete") { request, _ in
             let body = try await self.body(request, CompleteRequest.self)
-            let redirect = try await service.hostedRegistrationComplete(token: body.register_webauthn_cred_token, credential: try body.credential())
+            let redirect = try await service.hostedRegistrationComplete(token: body.registerWebauthnCredToken, credential: try body.credential())
             return try Self.json(RedirectResponse(redirect_uri: redirect))
         }
         router.get("/cis/oidc/auth") { request, _ in
@@ -171,13 +171,13 @@ extension RPRoutes {
         }
         router.post("/cis/oidc/auth/start") { request, _ in
             let body = try await self.body(request, HostedLoginStartRequest.self)
-            let (id, options) = try await service.hostedLoginStart(clientID: body.client_id, redirectURI: body.redirect_uri,
-                                                                   loginHint: body.login_hint, state: body.state)
+            let (id, options) = try await service.hostedLoginStart(clientID: body.clientId, redirectURI: body.redirectUri,
+                                                                   loginHint: body.loginHint, state: body.state)
             return try Self.json(SessionWithRequestOptions(webauthn_session_id: id, credential_request_options: options))
         }
         router.post("/cis/oidc/auth/complete") { request, _ in
             let body = try await self.body(request, CompleteRequest.self)
-            let redirect = try await service.hostedLoginComplete(try body.credential(), sessionID: body.webauthn_session_id)
+            let redirect = try await service.hostedLoginComplete(try body.credential(), sessionID: body.webauthnSessionId)
             return try Self.json(RedirectResponse(redirect_uri: redirect))
         }
         addDemo(router)

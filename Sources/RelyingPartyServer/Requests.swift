@@ -4,94 +4,152 @@ import RelyingParty
 // Request bodies of the Mosaic-style API, field names as the API documents them.
 
 struct RegisterStartRequest: Decodable {
-    var client_id: String?
+    var clientId: String?
     var username: String?
-    var display_name: String?
+    var displayName: String?
     var timeout: Double?
-    var limit_single_credential_to_device: Bool?
+    var limitSingleCredentialToDevice: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case clientId = "client_id", username, displayName = "display_name", timeout
+        case limitSingleCredentialToDevice = "limit_single_credential_to_device"
+    }
 }
 
 struct CompleteRequest: Decodable {
-    var webauthn_encoded_result: JSONValue?
-    var webauthn_session_id: String?
-    var external_user_id: String?
-    var device_id: String?
-    var user_email: String?
-    var register_webauthn_cred_token: String?
+    var webauthnEncodedResult: JSONValue?
+    var webauthnSessionId: String?
+    var externalUserId: String?
+    var deviceId: String?
+    var userEmail: String?
+    var registerWebauthnCredToken: String?
 
     func credential() throws(APIError) -> SubmittedCredential {
-        guard let value = webauthn_encoded_result else { throw APIError.invalidRequest("webauthn_encoded_result is required") }
+        guard let value = webauthnEncodedResult else { throw APIError.invalidRequest("webauthn_encoded_result is required") }
         return try SubmittedCredential(value)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case webauthnEncodedResult = "webauthn_encoded_result", webauthnSessionId = "webauthn_session_id"
+        case externalUserId = "external_user_id", deviceId = "device_id", userEmail = "user_email"
+        case registerWebauthnCredToken = "register_webauthn_cred_token"
     }
 }
 
 struct HostedHintRequest: Decodable {
-    var external_user_id: String?
+    var externalUserId: String?
     var username: String?
-    var display_name: String?
-    var redirect_uri: String?
+    var displayName: String?
+    var redirectUri: String?
+
+    enum CodingKeys: String, CodingKey {
+        case externalUserId = "external_user_id", username, displayName = "display_name"
+        case redirectUri = "redirect_uri"
+    }
 }
 
 struct AuthenticateStartRequest: Decodable {
-    var client_id: String?
+    var clientId: String?
     var username: String?
-    var approval_data: ApprovalData?
+    var approvalData: ApprovalData?
     var timeout: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case clientId = "client_id", username, approvalData = "approval_data", timeout
+    }
 }
 
-struct TicketRequest: Decodable { var cross_device_ticket_id: String? }
+struct TicketRequest: Decodable {
+    var crossDeviceTicketId: String?
+    enum CodingKeys: String, CodingKey { case crossDeviceTicketId = "cross_device_ticket_id" }
+}
 
 struct CrossDeviceExternalInitRequest: Decodable {
-    var external_user_id: String?
+    var externalUserId: String?
     var username: String?
+
+    enum CodingKeys: String, CodingKey { case externalUserId = "external_user_id", username }
 }
 
-struct SessionAuthenticateRequest: Decodable { var session_id: String? }
+struct SessionAuthenticateRequest: Decodable {
+    var sessionId: String?
+    enum CodingKeys: String, CodingKey { case sessionId = "session_id" }
+}
 
 struct AuthSessionStartRequest: Decodable {
-    var client_id: String?
-    var cross_device: Bool?
-    var approval_data: ApprovalData?
-    var redirect_uri: String?
+    var clientId: String?
+    var crossDevice: Bool?
+    var approvalData: ApprovalData?
+    var redirectUri: String?
+
+    enum CodingKeys: String, CodingKey {
+        case clientId = "client_id", crossDevice = "cross_device", approvalData = "approval_data"
+        case redirectUri = "redirect_uri"
+    }
 }
 
-struct AuthSessionIDRequest: Decodable { var auth_session_id: String? }
+struct AuthSessionIDRequest: Decodable {
+    var authSessionId: String?
+    enum CodingKeys: String, CodingKey { case authSessionId = "auth_session_id" }
+}
 
 struct AuthSessionRegisterStartRequest: Decodable {
-    struct User: Decodable { var username: String?; var display_name: String? }
-    var auth_session_id: String?
+    struct User: Decodable {
+        var username: String?
+        var displayName: String?
+        enum CodingKeys: String, CodingKey { case username, displayName = "display_name" }
+    }
+    var authSessionId: String?
     var user: User?
+
+    enum CodingKeys: String, CodingKey { case authSessionId = "auth_session_id", user }
 }
 
 struct AuthSessionAuthenticateStartRequest: Decodable {
-    var auth_session_id: String?
+    var authSessionId: String?
     var username: String?
+
+    enum CodingKeys: String, CodingKey { case authSessionId = "auth_session_id", username }
 }
 
 struct AuthSessionCompleteRequest: Decodable {
-    var auth_session_id: String?
-    var webauthn_session_id: String?
-    var public_key_credential: JSONValue?
+    var authSessionId: String?
+    var webauthnSessionId: String?
+    var publicKeyCredential: JSONValue?
 
     func credential() throws(APIError) -> SubmittedCredential {
-        guard let value = public_key_credential else { throw APIError.invalidRequest("public_key_credential is required") }
+        guard let value = publicKeyCredential else { throw APIError.invalidRequest("public_key_credential is required") }
         return try SubmittedCredential(value)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case authSessionId = "auth_session_id", webauthnSessionId = "webauthn_session_id"
+        case publicKeyCredential = "public_key_credential"
     }
 }
 
 struct HostedLoginStartRequest: Decodable {
-    var client_id: String?
-    var redirect_uri: String?
-    var login_hint: String?
+    var clientId: String?
+    var redirectUri: String?
+    var loginHint: String?
     var state: String?
+
+    enum CodingKeys: String, CodingKey {
+        case clientId = "client_id", redirectUri = "redirect_uri", loginHint = "login_hint", state
+    }
 }
 
 struct TokenRequest: Decodable {
-    var grant_type: String?
-    var client_id: String?
-    var client_secret: String?
+    var grantType: String?
+    var clientId: String?
+    var clientSecret: String?
     var code: String?
-    var redirect_uri: String?
+    var redirectUri: String?
+
+    enum CodingKeys: String, CodingKey {
+        case grantType = "grant_type", clientId = "client_id", clientSecret = "client_secret", code
+        case redirectUri = "redirect_uri"
+    }
 }
 
 /// approval_data as sent: a flat JSON object. Scalars become strings; a nested value is kept

@@ -105,11 +105,11 @@ public struct RPRoutes: Sendable {
 
         api.post("register/start") { request, _ in
             let body = try await self.body(request, RegisterStartRequest.self)
-            let client = try await service.client(body.client_id)
+            let client = try await service.client(body.clientId)
             let username = try RPService.validateUsername(body.username)
             let (id, options) = try await service.startRegistration(
-                clientID: client.id, username: username, displayName: body.display_name, timeout: body.timeout,
-                limitSingleCredentialToDevice: body.limit_single_credential_to_device ?? false, flow: .api)
+                clientID: client.id, username: username, displayName: body.displayName, timeout: body.timeout,
+                limitSingleCredentialToDevice: body.limitSingleCredentialToDevice ?? false, flow: .api)
             return try Self.json(SessionWithCreationOptions(webauthn_session_id: id, credential_creation_options: options))
         }
         // Logged-in registration: the user access token names the user.
@@ -117,26 +117,26 @@ public struct RPRoutes: Sendable {
             let user = try await self.userToken(request)
             let body = try await self.body(request, CompleteRequest.self)
             let (registered, credential) = try await service.completeRegistration(
-                try body.credential(), sessionID: body.webauthn_session_id, flow: .api, requireUserID: user.id)
+                try body.credential(), sessionID: body.webauthnSessionId, flow: .api, requireUserID: user.id)
             return try Self.json(Self.result(registered, credential))
         }
         // Logged-out registration, bound to the RP's own user ID for that person.
         api.post("external/register") { request, _ in
             _ = try await self.clientToken(request)
             let body = try await self.body(request, CompleteRequest.self)
-            guard let external = body.external_user_id, !external.isEmpty else {
+            guard let external = body.externalUserId, !external.isEmpty else {
                 throw APIError.invalidRequest("external_user_id is required")
             }
             let (registered, credential) = try await service.completeRegistration(
-                try body.credential(), sessionID: body.webauthn_session_id, flow: .api, externalUserID: external)
+                try body.credential(), sessionID: body.webauthnSessionId, flow: .api, externalUserID: external)
             return try Self.json(Self.result(registered, credential))
         }
         let hint: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
             let claims = try await self.clientToken(request)
             let body = try await self.body(request, HostedHintRequest.self)
             let client = try await service.client(claims.clientID)
-            let token = try await service.hostedRegistrationHint(client: client, externalUserID: body.external_user_id, username: body.username,
-                                                                 displayName: body.display_name, redirectURI: body.redirect_uri)
+            let token = try await service.hostedRegistrationHint(client: client, externalUserID: body.externalUserId, username: body.username,
+                                                                 displayName: body.displayName, redirectURI: body.redirectUri)
             return try Self.json(HintResponse(register_webauthn_cred_token: token))
         }
         api.post("external/register/hosted/hint", use: hint)
@@ -144,16 +144,16 @@ public struct RPRoutes: Sendable {
 
         api.post("authenticate/start") { request, _ in
             let body = try await self.body(request, AuthenticateStartRequest.self)
-            let client = try await service.client(body.client_id)
+            let client = try await service.client(body.clientId)
             let (id, options) = try await service.startAuthentication(
-                clientID: client.id, username: body.username, approvalData: try body.approval_data?.validated(),
+                clientID: client.id, username: body.username, approvalData: try body.approvalData?.validated(),
                 timeout: body.timeout, flow: .api)
             return try Self.json(SessionWithRequestOptions(webauthn_session_id: id, credential_request_options: options))
         }
         api.post("authenticate") { request, _ in
             let claims = try await self.clientToken(request)
             let body = try await self.body(request, CompleteRequest.self)
-            let authenticated = try await service.completeAuthentication(try body.credential(), sessionID: body.webauthn_session_id, flow: .api)
+            let authenticated = try await service.completeAuthentication(try body.credential(), sessionID: body.webauthnSessionId, flow: .api)
             guard authenticated.user.clientID == claims.clientID else {
                 throw APIError(.forbidden, "client_mismatch", "the credential belongs to another client")
             }
@@ -169,7 +169,7 @@ public struct RPRoutes: Sendable {
         router.post("/cis/v1/auth/session/authenticate") { request, _ in
             let claims = try await self.clientToken(request)
             let body = try await self.body(request, SessionAuthenticateRequest.self)
-            guard let sessionID = body.session_id, !sessionID.isEmpty else { throw APIError.invalidRequest("session_id is required") }
+            guard let sessionID = body.sessionId, !sessionID.isEmpty else { throw APIError.invalidRequest("session_id is required") }
             return try Self.json(try await service.tokens(forSession: sessionID, clientID: claims.clientID))
         }
     }
@@ -185,50 +185,50 @@ public struct RPRoutes: Sendable {
         api.post("external/register/init") { request, _ in
             let claims = try await self.clientToken(request)
             let body = try await self.body(request, CrossDeviceExternalInitRequest.self)
-            let id = try await service.crossDeviceExternalRegisterInit(clientID: claims.clientID, externalUserID: body.external_user_id,
+            let id = try await service.crossDeviceExternalRegisterInit(clientID: claims.clientID, externalUserID: body.externalUserId,
                                                                        username: body.username)
             return try Self.json(TicketResponse(cross_device_ticket_id: id))
         }
         api.post("authenticate/init") { request, _ in
             let body = try await self.body(request, AuthenticateStartRequest.self)
-            let client = try await service.client(body.client_id)
+            let client = try await service.client(body.clientId)
             let id = try await service.crossDeviceAuthenticateInit(clientID: client.id, username: body.username,
-                                                                   approvalData: try body.approval_data?.validated())
+                                                                   approvalData: try body.approvalData?.validated())
             return try Self.json(TicketResponse(cross_device_ticket_id: id))
         }
         api.post("attach-device") { request, _ in
             let body = try await self.body(request, TicketRequest.self)
-            return try Self.json(try await service.attachDevice(body.cross_device_ticket_id))
+            return try Self.json(try await service.attachDevice(body.crossDeviceTicketId))
         }
         api.get("status") { request, _ in
             try Self.json(try await service.crossDeviceStatus(request.uri.queryParameters.get("cross_device_ticket_id")))
         }
         api.post("status") { request, _ in
             let body = try await self.body(request, TicketRequest.self)
-            return try Self.json(try await service.crossDeviceStatus(body.cross_device_ticket_id))
+            return try Self.json(try await service.crossDeviceStatus(body.crossDeviceTicketId))
         }
         api.post("abort") { request, _ in
             let body = try await self.body(request, TicketRequest.self)
-            return try Self.json(try await service.crossDeviceAbort(body.cross_device_ticket_id))
+            return try Self.json(try await service.crossDeviceAbort(body.crossDeviceTicketId))
         }
         api.post("register/start") { request, _ in
             let body = try await self.body(request, TicketRequest.self)
-            let (id, options) = try await service.crossDeviceRegisterStart(body.cross_device_ticket_id)
+            let (id, options) = try await service.crossDeviceRegisterStart(body.crossDeviceTicketId)
             return try Self.json(SessionWithCreationOptions(webauthn_session_id: id, credential_creation_options: options))
         }
         api.post("register") { request, _ in
             let body = try await self.body(request, CompleteRequest.self)
-            let (user, credential) = try await service.crossDeviceRegister(try body.credential(), sessionID: body.webauthn_session_id)
+            let (user, credential) = try await service.crossDeviceRegister(try body.credential(), sessionID: body.webauthnSessionId)
             return try Self.json(Self.result(user, credential))
         }
         api.post("authenticate/start") { request, _ in
             let body = try await self.body(request, TicketRequest.self)
-            let (id, options) = try await service.crossDeviceAuthenticateStart(body.cross_device_ticket_id)
+            let (id, options) = try await service.crossDeviceAuthenticateStart(body.crossDeviceTicketId)
             return try Self.json(SessionWithRequestOptions(webauthn_session_id: id, credential_request_options: options))
         }
         api.post("authenticate") { request, _ in
             let body = try await self.body(request, CompleteRequest.self)
-            let authenticated = try await service.crossDeviceAuthenticate(try body.credential(), sessionID: body.webauthn_session_id)
+            let authenticated = try await service.crossDeviceAuthenticate(try body.credential(), sessionID: body.webauthnSessionId)
             return try Self.json(CrossDeviceStatus(status: "success", session_id: authenticated.sessionID))
         }
     }
@@ -237,8 +237,8 @@ public struct RPRoutes: Sendable {
         let service = self.service
         router.post("/cis/v1/auth-session/start-restricted") { request, _ in
             let body = try await self.body(request, AuthSessionStartRequest.self)
-            let id = try await service.startAuthSession(clientID: body.client_id, crossDevice: body.cross_device ?? false,
-                                                        approvalData: try body.approval_data?.validated(), redirectURI: body.redirect_uri)
+            let id = try await service.startAuthSession(clientID: body.clientId, crossDevice: body.crossDevice ?? false,
+                                                        approvalData: try body.approvalData?.validated(), redirectURI: body.redirectUri)
             return try Self.json(AuthSessionResponse(auth_session_id: id))
         }
         router.get("/cis/v1/auth-session/status") { request, _ in
@@ -246,36 +246,36 @@ public struct RPRoutes: Sendable {
         }
         router.post("/cis/v1/auth-session/status") { request, _ in
             let body = try await self.body(request, AuthSessionIDRequest.self)
-            return try Self.json(StatusResponse(status: try await service.authSessionStatus(body.auth_session_id)))
+            return try Self.json(StatusResponse(status: try await service.authSessionStatus(body.authSessionId)))
         }
         router.post("/cis/v1/auth-session/attach-device") { request, _ in
             let body = try await self.body(request, AuthSessionIDRequest.self)
-            return try Self.json(StatusResponse(status: try await service.setAuthSessionStatus(body.auth_session_id, .scanned)))
+            return try Self.json(StatusResponse(status: try await service.setAuthSessionStatus(body.authSessionId, .scanned)))
         }
         router.post("/cis/v1/auth-session/detach-device") { request, _ in
             let body = try await self.body(request, AuthSessionIDRequest.self)
-            return try Self.json(StatusResponse(status: try await service.setAuthSessionStatus(body.auth_session_id, .pending)))
+            return try Self.json(StatusResponse(status: try await service.setAuthSessionStatus(body.authSessionId, .pending)))
         }
         router.post("/cis/v1/webauthn/register/start") { request, _ in
             let body = try await self.body(request, AuthSessionRegisterStartRequest.self)
-            let (id, options) = try await service.authSessionRegisterStart(body.auth_session_id, username: body.user?.username,
-                                                                          displayName: body.user?.display_name)
+            let (id, options) = try await service.authSessionRegisterStart(body.authSessionId, username: body.user?.username,
+                                                                          displayName: body.user?.displayName)
             return try Self.json(SessionWithCreationOptions(webauthn_session_id: id, credential_creation_options: options))
         }
         router.post("/cis/v1/webauthn/register/complete") { request, _ in
             let body = try await self.body(request, AuthSessionCompleteRequest.self)
-            return try Self.json(try await service.authSessionRegisterComplete(body.auth_session_id, webauthnSessionID: body.webauthn_session_id,
+            return try Self.json(try await service.authSessionRegisterComplete(body.authSessionId, webauthnSessionID: body.webauthnSessionId,
                                                                                credential: try body.credential()))
         }
         let authenticateStart: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
             let body = try await self.body(request, AuthSessionAuthenticateStartRequest.self)
             let passkey = request.uri.path.hasSuffix("/passkey/start")
-            let (id, options) = try await service.authSessionAuthenticateStart(body.auth_session_id, username: passkey ? nil : body.username)
+            let (id, options) = try await service.authSessionAuthenticateStart(body.authSessionId, username: passkey ? nil : body.username)
             return try Self.json(SessionWithRequestOptions(webauthn_session_id: id, credential_request_options: options))
         }
         let authenticateComplete: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
             let body = try await self.body(request, AuthSessionCompleteRequest.self)
-            return try Self.json(try await service.authSessionAuthenticateComplete(body.auth_session_id, webauthnSessionID: body.webauthn_session_id,
+            return try Self.json(try await service.authSessionAuthenticateComplete(body.authSessionId, webauthnSessionID: body.webauthnSessionId,
                                                                                    credential: try body.credential()))
         }
         router.post("/cis/v1/webauthn/authenticate/start", use: authenticateStart)
@@ -292,19 +292,19 @@ public struct RPRoutes: Sendable {
             if let header = request.headers[.authorization], header.lowercased().hasPrefix("basic "),
                let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
                let colon = decoded.firstIndex(of: ":") {
-                body.client_id = String(decoded[..<colon]).removingPercentEncoding
-                body.client_secret = String(decoded[decoded.index(after: colon)...]).removingPercentEncoding
+                body.clientId = String(decoded[..<colon]).removingPercentEncoding
+                body.clientSecret = String(decoded[decoded.index(after: colon)...]).removingPercentEncoding
             }
-            let client = try await service.client(body.client_id)
-            guard body.client_secret == client.secret else {
+            let client = try await service.client(body.clientId)
+            guard body.clientSecret == client.secret else {
                 throw APIError(.unauthorized, "invalid_client", "client_secret does not match client \(client.id)")
             }
-            switch body.grant_type {
+            switch body.grantType {
             case "client_credentials":
                 let token = try await service.tokens.clientToken(clientID: client.id)
                 return try Self.json(ClientTokenResponse(access_token: token, expires_in: Int(service.configuration.tokenLifetime)))
             case "authorization_code":
-                return try Self.json(try await service.exchange(code: body.code, client: client, redirectURI: body.redirect_uri))
+                return try Self.json(try await service.exchange(code: body.code, client: client, redirectURI: body.redirectUri))
             default:
                 throw APIError(.badRequest, "unsupported_grant_type", "grant_type must be client_credentials or authorization_code")
             }
