@@ -1,4 +1,5 @@
 import CBOR
+import Crypto
 import CTAPWire
 import Foundation
 
@@ -45,8 +46,6 @@ public struct ResidentCredential: Sendable, Equatable {
 }
 
 /// SHA-256 and friends, kept in one place.
-import Crypto
-
 enum Digest {
     static func sha256(_ data: some DataProtocol) -> [UInt8] { Array(SHA256.hash(data: data)) }
     static func sha256(_ text: String) -> [UInt8] { sha256(Array(text.utf8)) }
