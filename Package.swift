@@ -60,7 +60,7 @@ let package = Package(
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         // Durable, encrypted implementation of CTAP.CredentialStore.
         .target(name: "CredentialStore", dependencies: [
-            "Bytes", "CTAP", "CBOR", "SQLite",
+            "Bytes", "CTAP", "SQLite",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Composition root: wiring transports to the core, prompt policy, logging.
@@ -110,6 +110,7 @@ let package = Package(
         .executableTarget(name: "vfido-bench", dependencies: [
             "VirtualKey", "CTAP", "CBOR", "CTAPHID", "CredentialStore",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // libFuzzer targets that need the package's dependencies: the CTAP2 core and the RP's
         // verifier. Fuzz/run.sh builds them with -sanitize=fuzzer and -DFUZZING; in a normal
@@ -129,13 +130,13 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CryptoExtras", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
         .testTarget(name: "CTAPHIDTests", dependencies: ["CTAPHID"]),
         .testTarget(name: "UHIDTests", dependencies: ["UHID"]),
         .testTarget(name: "CredentialStoreTests", dependencies: ["CredentialStore", "CTAP"]),
         .testTarget(name: "USBIPTests", dependencies: [
             "USBIP",
-            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -154,7 +155,9 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "VirtualKeyTests", dependencies: ["VirtualKey", "Bytes", "CTAP", "CTAPHID", "CBOR", "UDPSimulator"]),
+        .testTarget(name: "VirtualKeyTests", dependencies: [
+            "VirtualKey", "Bytes", "CTAP", "CBOR", "UDPSimulator", .product(name: "Logging", package: "swift-log"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )
