@@ -102,7 +102,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "vfido", dependencies: [
-            "Bytes", "VirtualKey", "EndToEnd", "CTAP", "CredentialStore", "RelyingPartyServer", "RelyingParty",
+            "Bytes", "VirtualKey", "EndToEnd", "CTAP", "CredentialStore", "RelyingPartyServer", "RelyingParty", "USBIP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Logging", package: "swift-log"),

@@ -100,6 +100,8 @@ public enum USBIPRequest: Equatable, Sendable {
 
 /// Why a connection's bytes are not USB/IP. The connection is closed.
 public enum USBIPProtocolError: Error, Equatable, Sendable {
+    /// Linux's usbip tools speak 1.1.1 only and refuse any other version; so does vfido.
+    case unsupportedVersion(UInt16)
     case unknownOperation(code: UInt16)
     case unknownCommand(UInt32)
     case invalidDirection(UInt32)
@@ -119,7 +121,8 @@ public enum USBIPDecoder {
         var r = ByteReader(bytes)
         switch phase {
         case .operation:
-            guard let _ = r.u16(), let code = r.u16(), let _ = r.u32() else { return nil }
+            guard let version = r.u16(), let code = r.u16(), let _ = r.u32() else { return nil }
+            guard version == USBIP.version else { throw .unsupportedVersion(version) }
             switch code {
             case USBIP.opReqDevlist:
                 return (.deviceList, r.consumed)

@@ -27,13 +27,23 @@ public struct USBIPExport: Sendable {
     }
 }
 
-/// A USB/IP server on SwiftNIO: lists and exports devices, then carries their URBs. Any number
-/// of connections may be open (a `usbip list` while a device is attached); each device is
-/// attached to at most one connection at a time.
+/// A USB/IP server on SwiftNIO: lists and exports devices, then carries their URBs. Several
+/// connections may be open (a `usbip list` while a device is attached), up to a limit that keeps
+/// a flood of idle connections from growing memory; each device is attached to at most one
+/// connection at a time.
 public final class USBIPServer: Sendable {
+    /// The default limit of open connections: far more than hosts attaching keys need.
+    public static let defaultMaxConnections = 64
+
     public let channel: Channel
     let exports: [USBIPExport]
     let attached = NIOLockedValueBox<Set<String>>([])
+    let connections = NIOLockedValueBox(0)
+    let refused = NIOLockedValueBox(0)
+
+    /// Connections open now, and refused so far for the limit.
+    public var openConnections: Int { connections.withLockedValue { $0 } }
+    public var refusedConnections: Int { refused.withLockedValue { $0 } }
 
     public var localAddress: SocketAddress? { channel.localAddress }
 
@@ -43,7 +53,7 @@ public final class USBIPServer: Sendable {
     }
 
     public static func start(host: String, port: Int, exports: [USBIPExport], group: EventLoopGroup,
-                             logger: Logger) async throws -> USBIPServer {
+                             maxConnections: Int = defaultMaxConnections, logger: Logger) async throws -> USBIPServer {
         let box = NIOLockedValueBox<USBIPServer?>(nil)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -51,6 +61,17 @@ public final class USBIPServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     guard let server = box.withLockedValue({ $0 }) else { throw ChannelError.ioOnClosedChannel }
+                    let accepted = server.connections.withLockedValue { count -> Bool in
+                        guard count < maxConnections else { return false }
+                        count += 1
+                        return true
+                    }
+                    guard accepted else {
+                        server.refused.withLockedValue { $0 += 1 }
+                        logger.warning("USB/IP: refused a connection from \(channel.remoteAddress.map { "\($0)" } ?? "?"): \(maxConnections) are open, the limit")
+                        throw ChannelError.ioOnClosedChannel
+                    }
+                    channel.closeFuture.whenComplete { _ in server.connections.withLockedValue { $0 -= 1 } }
                     try channel.pipeline.syncOperations.addHandler(USBIPConnectionHandler(server: server, logger: logger))
                 }
             }

@@ -20,6 +20,8 @@ public struct DaemonConfiguration: Sendable {
     public var usbipHost: String = "127.0.0.1"
     /// nil: no USB/IP server.
     public var usbipPort: Int? = USBIP.defaultPort
+    /// Open USB/IP connections beyond this are refused with a log line.
+    public var usbipMaxConnections = USBIPServer.defaultMaxConnections
     /// Create each key as a HID device through this uhid node (Linux). nil: no uhid.
     public var uhidPath: String?
     public var presence: PresencePolicy = .auto
@@ -129,7 +131,7 @@ public final class Daemon: Sendable {
                     usbip = try await USBIPServer.start(
                         host: configuration.usbipHost, port: port,
                         exports: keys.map { USBIPExport(devnum: UInt32($0.number), device: $0.usbDevice) },
-                        group: group, logger: logger)
+                        group: group, maxConnections: configuration.usbipMaxConnections, logger: logger)
                 } catch {
                     throw DaemonError("cannot listen for USB/IP on \(configuration.usbipHost):\(port): \(error)")
                 }

@@ -4,6 +4,7 @@ import CTAP
 import Foundation
 import Logging
 import RelyingPartyServer
+import USBIP
 import VirtualKey
 
 struct Serve: AsyncParsableCommand {
@@ -64,6 +65,10 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .customLong("no-usbip"), help: "Do not start the USB/IP server.")
     var noUsbipFlag = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "USB/IP connections open at once; more are refused (and logged).", valueName: "n"))
+    var usbipMaxConnections = USBIPServer.defaultMaxConnections
+
     /// --uhid alone means a local device only; --usbip brings USB/IP back.
     var noUsbip: Bool { noUsbipFlag || (uhid && usbipOption == nil) }
 
@@ -123,6 +128,7 @@ struct Serve: AsyncParsableCommand {
         if resetWindow < 0 { throw ValidationError("--reset-window must be 0 or more seconds") }
         if !(promptTimeout > 0 && promptTimeout <= 3600) { throw ValidationError("--prompt-timeout must be between 0 and 3600 seconds") }
         if !(1...16).contains(keys) { throw ValidationError("--keys must be between 1 and 16") }
+        if usbipMaxConnections < 1 { throw ValidationError("--usbip-max-connections must be at least 1") }
         if !allowRemote {
             if !noUdp && !udp.isLoopback {
                 throw ValidationError("--udp \(udp) is not a loopback address; add --allow-remote if you mean it")
@@ -146,6 +152,7 @@ struct Serve: AsyncParsableCommand {
         configuration.udpPort = noUdp ? nil : udp.port
         configuration.usbipHost = usbip.host
         configuration.usbipPort = noUsbip ? nil : usbip.port
+        configuration.usbipMaxConnections = usbipMaxConnections
         configuration.keys = keys
         configuration.uhidPath = uhid ? uhidPath : nil
         configuration.vendorId = vidPid.vendor

@@ -19,7 +19,7 @@ def test_top_level_help_names_every_command(vfido_bin):
 
 
 @pytest.mark.parametrize("command, options", [
-    (["serve"], ["--state", "--ephemeral", "--udp", "--no-udp", "--usbip", "--no-usbip", "--allow-remote", "--keys",
+    (["serve"], ["--state", "--ephemeral", "--udp", "--no-udp", "--usbip", "--no-usbip", "--usbip-max-connections", "--allow-remote", "--keys",
                  "--vid-pid", "--product", "--manufacturer", "--presence", "--attestation", "--reset-window", "--log-level"]),
     (["serve"], ["--no-rp", "--rp", "--rp-id", "--rp-origin", "--rp-client", "--rp-attestation-root", "--rp-ceremony-timeout"]),
     (["rp", "serve"], ["--rp", "--rp-id", "--rp-origin", "--rp-client", "--rp-redirect-prefix", "--rp-attestation-root",
@@ -45,6 +45,8 @@ def test_every_option_has_a_description(vfido_bin, command, options):
     (["serve", "--reset-window", "-1"], "reset-window"),
     (["serve", "--keys", "0"], "--keys"),
     (["serve", "--vid-pid", "12:zz"], "--vid-pid"),
+    (["serve", "--vid-pid", "12345:1"], "--vid-pid"),
+    (["serve", "--usbip-max-connections", "0"], "--usbip-max-connections"),
     (["serve", "--usbip", "0.0.0.0:3240"], "--allow-remote"),
     (["serve", "--udp", "192.0.2.1:8111"], "--allow-remote"),
     (["serve", "--no-udp", "--no-usbip"], "no way to reach"),

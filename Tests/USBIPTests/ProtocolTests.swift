@@ -64,6 +64,19 @@ func cmdUnlink(seqnum: UInt32, victim: UInt32) -> [UInt8] {
         #expect(USBIPReply.importDevice(.deviceBusy, record) == [0x01, 0x11, 0x00, 0x03, 0, 0, 0, 2])
     }
 
+    @Test func anotherProtocolVersionIsRefused() throws {
+        // An OP_REQ_IMPORT for bus id 1-1, but announcing version 0x0999 (or 1.0.6).
+        for version: [UInt8] in [[0x09, 0x99], [0x01, 0x06], [0x00, 0x00]] {
+            let request = version + [0x80, 0x03, 0, 0, 0, 0] + Array("1-1".utf8) + [UInt8](repeating: 0, count: 29)
+            #expect(throws: USBIPProtocolError.unsupportedVersion(UInt16(version[0]) << 8 | UInt16(version[1]))) {
+                try USBIPDecoder.decode(request[...], phase: .operation)
+            }
+        }
+        let good = [0x01, 0x11, 0x80, 0x03, 0, 0, 0, 0] + Array("1-1".utf8) + [UInt8](repeating: 0, count: 29)
+        let decoded = try USBIPDecoder.decode(good[...], phase: .operation)
+        #expect(decoded?.0 == .importDevice(busid: "1-1"))
+    }
+
     @Test func unknownOperationIsAnError() {
         #expect(throws: USBIPProtocolError.unknownOperation(code: 0x8099)) {
             try USBIPDecoder.decode([0x01, 0x11, 0x80, 0x99, 0, 0, 0, 0][...], phase: .operation)

@@ -91,16 +91,38 @@ struct ServerFixture {
     let port: Int
     let devices: [USBHIDDevice]
 
-    static func start(keys: Int = 2) async throws -> ServerFixture {
+    static func start(keys: Int = 2, maxConnections: Int = USBIPServer.defaultMaxConnections) async throws -> ServerFixture {
         let devices = (0..<keys).map { _ in echoDevice() }
         let server = try await USBIPServer.start(
             host: "127.0.0.1", port: 0, exports: devices.enumerated().map { USBIPExport(devnum: UInt32($0.offset + 1), device: $0.element) },
-            group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "usbip-test"))
+            group: MultiThreadedEventLoopGroup.singleton, maxConnections: maxConnections, logger: Logger(label: "usbip-test"))
         return ServerFixture(server: server, port: server.localAddress!.port!, devices: devices)
     }
 }
 
 @Suite(.serialized) struct ServerTests {
+    @Test func connectionsBeyondTheLimitAreRefusedAndAClosedOneFreesItsPlace() async throws {
+        let f = try await ServerFixture.start(maxConnections: 3)
+        defer { Task { await f.server.close() } }
+        func lists(_ client: TCPClient) -> Bool {
+            client.send([0x01, 0x11, 0x80, 0x05, 0, 0, 0, 0])
+            return client.read(12).map { be32($0, 8) == 2 } ?? false
+        }
+        func until(_ condition: () -> Bool) async throws {
+            for _ in 0..<500 where !condition() { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        // Four connect at once; the server takes them in any order and refuses one.
+        var clients = try (0..<4).map { _ in try TCPClient(port: f.port) }
+        try await until { f.server.openConnections == 3 && f.server.refusedConnections == 1 }
+        #expect(f.server.openConnections == 3 && f.server.refusedConnections == 1)
+        #expect(clients.map(lists).filter { $0 }.count == 3)
+        // The clients hang up (as `usbip list` does after its list): their places are free again.
+        clients = []
+        try await until { f.server.openConnections == 0 }
+        #expect(lists(try TCPClient(port: f.port)))
+        #expect(f.server.refusedConnections == 1)
+    }
+
     @Test func listsEveryDeviceAndKeepsListingWhileOneIsAttached() async throws {
         let f = try await ServerFixture.start()
         defer { Task { await f.server.close() } }
