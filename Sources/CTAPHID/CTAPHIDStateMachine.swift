@@ -70,6 +70,9 @@ public struct CTAPHIDStateMachine: Sendable {
         self.nextChannel = firstChannel
     }
 
+    /// Whether `channel` is one the device allocated or adopted and still remembers.
+    public func knows(_ channel: UInt32) -> Bool { channels.contains(channel) }
+
     /// The channel whose request is running, if any.
     public var processingChannel: UInt32? {
         if case .processing(let channel, _) = state { return channel }

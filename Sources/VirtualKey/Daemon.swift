@@ -172,7 +172,7 @@ public final class Daemon: Sendable {
         let serial = await authenticator.serialNumber
 
         // Output reports from USB keep their order through one stream into the session.
-        let usbReports = ReportFeed(session: session)
+        let usbReports = ReportFeed(session: session, logger: logger)
         let device = USBHIDDevice(
             identity: USBDeviceIdentity(vendorId: configuration.vendorId, productId: configuration.productId,
                                         manufacturer: configuration.manufacturer, product: configuration.product,
@@ -183,7 +183,7 @@ public final class Daemon: Sendable {
 
         var uhid: UHIDDevice?
         if let path = configuration.uhidPath {
-            let feed = ReportFeed(session: session)
+            let feed = ReportFeed(session: session, logger: logger)
             let created = try UHIDDevice(
                 path: path,
                 identity: .init(name: "\(configuration.manufacturer) \(configuration.product)", phys: "vfido/key-\(n)",
@@ -203,7 +203,7 @@ public final class Daemon: Sendable {
         if let base = configuration.udpPort {
             let port = base == 0 ? 0 : base + n - 1
             do {
-                let feed = ReportFeed(session: session, buffering: 4096)
+                let feed = ReportFeed(session: session, buffering: 4096, logger: logger)
                 udp = try await UDPTransport.start(host: configuration.udpHost, port: port, group: group, receive: { datagram in
                     switch datagram {
                     case .report(let report, let reply): feed.yield(report, reply: ReportSink(reply))

@@ -63,6 +63,16 @@ public actor HIDSession {
             logger.warning("dropped a \(report.count)-byte report (CTAPHID reports are 64 bytes)")
         }
         perform(machine.receive(packet, now: .now))
+        if sinks.count > machine.configuration.maxChannels + 1 { forgetSinks() }
+    }
+
+    /// Keeps the reply sinks of the channels the state machine still knows (and of broadcast
+    /// and the running request), so reports on channels it refused or forgot leave nothing
+    /// behind: per-sender state stays bounded by its channel table.
+    func forgetSinks() {
+        sinks = sinks.filter { channel, _ in
+            channel == CTAPHID.broadcastChannel || channel == running?.channel || machine.knows(channel)
+        }
     }
 
     /// Unplugs the key and plugs it back in: the running request is abandoned without an

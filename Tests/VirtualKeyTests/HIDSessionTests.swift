@@ -86,3 +86,61 @@ final class Replies: @unchecked Sendable {
         #expect(!replies.all.contains { $0[4] == 0x90 })  // the abandoned selection never answered
     }
 }
+
+@Suite(.serialized) struct BoundedState {
+    @Test func reportsOnStrangeChannelsLeaveNothingBehind() async throws {
+        let session = try HIDSessionTests.session(presence: FixedPresence(approve: true))
+        let replies = Replies()
+        let mine = try await HIDSessionTests.open(session, replies)
+        for n in 0..<2_000 {
+            let stranger = UInt32(0x5000_0000 + n)
+            // Every other one INITs (and is adopted), the rest PING a channel never allocated.
+            let report = n % 2 == 0 ? UDPClient.packet(stranger, 0x86, [1, 2, 3, 4, 5, 6, 7, 8]) : UDPClient.packet(stranger, 0x81, [1])
+            await session.receive(report, reply: replies.sink)
+            // The host that keeps talking keeps its channel.
+            if n % 100 == 0 { await session.receive(UDPClient.packet(mine, 0x81, [0x77]), reply: replies.sink) }
+        }
+        #expect(await session.sinks.count <= 258)
+        let answered = replies.all.filter { (0x5000_0000..<0x5000_0000 + 2_000).contains(UInt32(bigEndianBytes: $0[0..<4])) }
+        #expect(answered.count == 2_000)  // each got its answer: INIT or ERR_INVALID_CHANNEL
+        #expect(answered.filter { $0[4] == 0xBF && $0[7] == 0x0B }.count == 1_000)
+        await session.receive(UDPClient.packet(mine, 0x81, [0x42]), reply: replies.sink)
+        #expect(Array(try await replies.first { $0[4] == 0x81 && $0[7] == 0x42 }[0..<4]) == mine.bigEndianBytes)
+    }
+
+    @Test func aFullQueueRefusesWithChannelBusyInsteadOfDropping() async throws {
+        let gate = Gate()
+        let delivered = Replies()
+        let feed = ReportFeed(buffering: 4, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }) { input in
+            await gate.wait()
+            if case .report(let report, _) = input { delivered.sink.send(report) }
+        }
+        let answers = Replies()
+        for n in 0..<50 { feed.yield(UDPClient.packet(0x0100_0000 + UInt32(n), 0x81, [UInt8(n)]), reply: answers.sink) }
+        // The consumer holds the first report; four wait in the queue; the other 45 are refused,
+        // each with CHANNEL_BUSY on its own channel.
+        let refused = feed.refused
+        #expect(refused >= 44 && refused <= 46)
+        #expect(answers.all.count == refused)
+        #expect(answers.all.allSatisfy { $0[4] == 0xBF && $0[5] == 0 && $0[6] == 1 && $0[7] == 0x06 })
+        await gate.open()
+        _ = try await delivered.first { _ in delivered.all.count == 50 - refused }
+        #expect(delivered.all.count + refused == 50)  // every report delivered or answered
+        feed.finish()
+    }
+}
+
+/// Holds callers until opened.
+actor Gate {
+    private var isOpen = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    func wait() async {
+        if isOpen { return }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+    func open() {
+        isOpen = true
+        waiting.forEach { $0.resume() }
+        waiting = []
+    }
+}
