@@ -8,6 +8,7 @@ public enum RPServer {
     public static func router(service: RPService) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: NotFoundAsJSON())
+        router.add(middleware: BodyLimit(maxBody: RPRoutes.maxBody))
         RPRoutes(service: service).add(to: router)
         return router
     }
@@ -27,7 +28,9 @@ public enum RPServer {
     public static func start(_ configuration: RPConfiguration, logger: Logger) async throws -> Running {
         let service = try await RPService(configuration: configuration)
         let (bound, continuation) = AsyncStream<Int>.makeStream()
+        // A connection that goes quiet (a stalled header or body, an idle keep-alive) is closed.
         let app = Application(router: router(service: service),
+                              server: .http1(configuration: .init(idleTimeout: .seconds(30))),
                               configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "vfido-rp"),
                               onServerRunning: { channel in
                                   continuation.yield(channel.localAddress?.port ?? configuration.port)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import time
 
 import pytest
@@ -13,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from rp_helpers import (API, CLIENT_ID, CLIENT_SECRET, RP, asserted_json, b64decode, jwt_claims, registered_json,
+from rp_helpers import (API, CLIENT_ID, CLIENT_SECRET, RP, asserted_json, b64decode, call, jwt_claims, registered_json,
                         sdk_wrapper, with_auth_data, with_signature_flipped)
 
 
@@ -394,3 +395,21 @@ def test_request_errors_are_precise(rp, path, body, status, code):
 def test_malformed_encoded_results_are_invalid_encoding(rp, encoded):
     status, answer = rp.post(f"{API}/authenticate", {"webauthn_encoded_result": encoded}, token=rp.client_token)
     assert (status, answer["error_code"]) == (400, "invalid_encoding"), answer
+
+
+def test_a_claimed_huge_body_is_refused_at_once(daemon):
+    """Content-Length: 4 GB and no body: 413 at once, without waiting for bytes that never come."""
+    with socket.create_connection(("127.0.0.1", daemon.rp_port), timeout=10) as s:
+        s.sendall(b"POST /cis/v1/auth/webauthn/register/start HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: 4294967296\r\n\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    # An honest request still works on a new connection.
+    status, _ = call(daemon.rp_url, "POST", "/oidc/token", {"grant_type": "client_credentials", "client_id": CLIENT_ID,
+                                                            "client_secret": CLIENT_SECRET})
+    assert status == 200
