@@ -38,6 +38,7 @@ final class RecordingStore: CredentialStore, @unchecked Sendable {
     func deleteResidentCredential(id: [UInt8]) throws { try inner.deleteResidentCredential(id: id) }
     func saveDetachedKey(id: [UInt8], privateKey: [UInt8]) throws { try inner.saveDetachedKey(id: id, privateKey: privateKey) }
     func detachedKey(id: [UInt8]) throws -> [UInt8]? { try inner.detachedKey(id: id) }
+    func detachedKeyCount() throws -> Int { try inner.detachedKeyCount() }
     func wipe() throws { try inner.wipe() }
 }
 

@@ -15,6 +15,9 @@ public struct AuthenticatorConfig: Sendable {
     public var maxMessageSize: Int
     /// How many discoverable credentials fit (KEY_STORE_FULL beyond).
     public var maxResidentCredentials: Int
+    /// How many non-resident keys too big for their credential ID (RSA) the store keeps
+    /// (KEY_STORE_FULL beyond): a host cannot fill the disk with RS256 registrations.
+    public var maxDetachedKeys: Int
     /// A built-in user verification method ("fingerprint") that the prompt policy answers:
     /// getInfo's `uv` option, getPinUvAuthTokenUsingUvWithPermissions, the `uv` option.
     public var builtInUV: Bool
@@ -33,7 +36,7 @@ public struct AuthenticatorConfig: Sendable {
     public init(aaguid: [UInt8] = AuthenticatorConfig.defaultAAGUID, attestation: AttestationMode = .packed,
                 firmwareVersion: Int = 0x0001_0000, resetWindow: Duration? = .seconds(10),
                 maxCredentialCountInList: Int = 8, maxCredentialIdLength: Int = 128, maxMessageSize: Int = 7609,
-                maxResidentCredentials: Int = 256, builtInUV: Bool = false, enterpriseAttestationRPIDs: [String] = [],
+                maxResidentCredentials: Int = 256, maxDetachedKeys: Int = 1024, builtInUV: Bool = false, enterpriseAttestationRPIDs: [String] = [],
                 maxSerializedLargeBlobArray: Int = 4096, maxRPIDsForSetMinPINLength: Int = 8) {
         self.aaguid = aaguid
         self.attestation = attestation
@@ -43,6 +46,7 @@ public struct AuthenticatorConfig: Sendable {
         self.maxCredentialIdLength = maxCredentialIdLength
         self.maxMessageSize = maxMessageSize
         self.maxResidentCredentials = maxResidentCredentials
+        self.maxDetachedKeys = maxDetachedKeys
         self.builtInUV = builtInUV
         self.enterpriseAttestationRPIDs = enterpriseAttestationRPIDs
         self.maxSerializedLargeBlobArray = maxSerializedLargeBlobArray

@@ -76,6 +76,8 @@ public protocol CredentialStore: Sendable {
     /// A non-resident credential's private key that does not fit in its ID (RSA), by ID.
     func saveDetachedKey(id: [UInt8], privateKey: [UInt8]) throws
     func detachedKey(id: [UInt8]) throws -> [UInt8]?
+    /// How many detached keys there are (they are bounded: each non-resident RS256 credential is one).
+    func detachedKeyCount() throws -> Int
     /// Removes every credential, every secret and the counter (authenticatorReset).
     func wipe() throws
 }

@@ -187,6 +187,10 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
         }
     }
 
+    public func detachedKeyCount() throws -> Int {
+        try locked { Int(try db.query("SELECT count(*) FROM detached_keys").first?.first?.int ?? 0) }
+    }
+
     public func residentCredentialCount() throws -> Int {
         try locked { Int(try db.query("SELECT count(*) FROM credentials").first?.first?.int ?? 0) }
     }

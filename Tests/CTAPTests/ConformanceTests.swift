@@ -131,3 +131,17 @@ import CTAPWire
         #expect(try await f.call(0x02, .intMap(getAssertionRequest(allowList: [id]))).0 != .ok)
     }
 }
+
+@Suite struct StoredKeysAreBounded {
+    @Test func nonResidentRSAKeysStopAtTheLimitWithKeyStoreFull() async throws {
+        let f = try Fixture(config: AuthenticatorConfig(maxDetachedKeys: 2))
+        for user: UInt8 in [1, 2] {
+            #expect(try await f.call(0x01, .intMap(makeCredentialRequest(userId: [user], algorithms: [-257]))).0 == .ok)
+        }
+        #expect(try await f.call(0x01, .intMap(makeCredentialRequest(userId: [3], algorithms: [-257]))).0 == .keyStoreFull)
+        #expect(try f.store.detachedKeyCount() == 2)
+        // Keys that fit in their credential ID need no room; discoverable ones have their own limit.
+        #expect(try await f.call(0x01, .intMap(makeCredentialRequest(userId: [4], algorithms: [-7]))).0 == .ok)
+        #expect(try await f.call(0x01, .intMap(makeCredentialRequest(userId: [5], algorithms: [-257], rk: true))).0 == .ok)
+    }
+}

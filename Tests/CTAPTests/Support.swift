@@ -22,10 +22,11 @@ struct Fixture {
     let clock = ManualClock()
     let authenticator: Authenticator
 
-    init(attestation: AttestationMode = .packed, store: SQLiteCredentialStore? = nil, builtInUV: Bool = false) throws {
+    init(attestation: AttestationMode = .packed, store: SQLiteCredentialStore? = nil, builtInUV: Bool = false,
+         config: AuthenticatorConfig? = nil) throws {
         self.store = try store ?? .inMemory()
         authenticator = try Authenticator(
-            config: AuthenticatorConfig(attestation: attestation, builtInUV: builtInUV), store: self.store, presence: presence,
+            config: config ?? AuthenticatorConfig(attestation: attestation, builtInUV: builtInUV), store: self.store, presence: presence,
             random: SeededRandom(), clock: clock)
     }
 

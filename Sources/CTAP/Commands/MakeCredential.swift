@@ -131,6 +131,10 @@ extension Authenticator {
                 throw CTAPError(.credentialExcluded, "excludeList names an existing credential")
             }
         }
+        if !residentKey && !algorithm.keyFitsInCredentialID {
+            let count = try storeCall { try store.detachedKeyCount() }
+            if count >= config.maxDetachedKeys { throw CTAPError(.keyStoreFull, "\(count) stored RSA keys: no room") }
+        }
         if residentKey {
             let count = try storeCall { try store.residentCredentialCount() }
             if count >= config.maxResidentCredentials {
