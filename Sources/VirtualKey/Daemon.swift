@@ -93,18 +93,22 @@ public final class Daemon: Sendable {
     public let usbip: USBIPServer?
     public let controlServer: ControlServer?
     let group: MultiThreadedEventLoopGroup
+    let stateLock: StateLock?
 
-    private init(keys: [RunningKey], usbip: USBIPServer?, controlServer: ControlServer?, group: MultiThreadedEventLoopGroup) {
+    private init(keys: [RunningKey], usbip: USBIPServer?, controlServer: ControlServer?, group: MultiThreadedEventLoopGroup,
+                 stateLock: StateLock?) {
         self.keys = keys
         self.usbip = usbip
         self.controlServer = controlServer
         self.group = group
+        self.stateLock = stateLock
     }
 
     public static func start(_ configuration: DaemonConfiguration, presence: UserPresence? = nil, logger: Logger) async throws -> Daemon {
         if let path = configuration.uhidPath {
             try UHIDDevice.checkAccess(path: path)  // before anything else: fail fast, with advice
         }
+        let stateLock = try configuration.stateDirectory.map(StateLock.acquire)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var keys: [RunningKey] = []
         // One terminal for every key: its prompts name the RP, so they are told apart.
@@ -149,7 +153,7 @@ public final class Daemon: Sendable {
                     }
                 }
             }
-            return Daemon(keys: keys, usbip: usbip, controlServer: controlServer, group: group)
+            return Daemon(keys: keys, usbip: usbip, controlServer: controlServer, group: group, stateLock: stateLock)
         } catch {
             for key in keys {
                 key.uhid?.destroy()
@@ -157,6 +161,7 @@ public final class Daemon: Sendable {
                 await key.session.stop()
             }
             try? await group.shutdownGracefully()
+            stateLock?.release()
             throw error
         }
     }
@@ -227,6 +232,7 @@ public final class Daemon: Sendable {
             await key.session.stop()
         }
         try? await group.shutdownGracefully()
+        stateLock?.release()
     }
 }
 

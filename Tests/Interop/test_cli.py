@@ -5,6 +5,7 @@ import re
 import subprocess
 
 import pytest
+from fido2.ctap2 import Ctap2
 
 
 def run(vfido_bin, *args, check=True):
@@ -87,3 +88,15 @@ def test_usbip_port_in_use_is_a_clear_error(start_daemon, vfido_bin):
         result = run(vfido_bin, "serve", "--ephemeral", "--no-udp", "--no-rp", "--usbip", f"127.0.0.1:{port}", check=False)
     assert result.returncode != 0
     assert f"cannot listen for USB/IP on 127.0.0.1:{port}" in result.stderr
+
+
+def test_a_second_daemon_on_the_same_state_is_refused(start_daemon, vfido_bin):
+    first = start_daemon()
+    result = run(vfido_bin, "serve", "--state", str(first.state), "--no-usbip", "--no-rp", "--udp", "127.0.0.1:0", check=False)
+    assert result.returncode != 0
+    assert f"another vfido is already serving {first.state}" in result.stderr
+    # The first one is untouched, and once it stops the state is free again.
+    assert Ctap2(first.device()).get_info().versions
+    first.stop()
+    again = start_daemon(state=first.state)
+    assert Ctap2(again.device()).get_info().versions
