@@ -35,13 +35,20 @@ final class Replies: @unchecked Sendable {
         return UInt32(bigEndianBytes: reply[15..<19])
     }
 
-    @Test func aWaitingPromptSendsUpNeededAndCancelAnswersKeepaliveCancel() async throws {
+    /// A started session with a channel open and authenticatorSelection waiting for a touch
+    /// that never comes.
+    static func waitingForATouch() async throws -> (HIDSession, Replies, UInt32) {
         let session = try Self.session(presence: WaitForever())
         await session.start()
-        defer { Task { await session.stop() } }
         let replies = Replies()
         let cid = try await Self.open(session, replies)
-        await session.receive(UDPClient.packet(cid, 0x90, [0x0B]), reply: replies.sink)  // selection: waits for a touch
+        await session.receive(UDPClient.packet(cid, 0x90, [0x0B]), reply: replies.sink)
+        return (session, replies, cid)
+    }
+
+    @Test func aWaitingPromptSendsUpNeededAndCancelAnswersKeepaliveCancel() async throws {
+        let (session, replies, cid) = try await Self.waitingForATouch()
+        defer { Task { await session.stop() } }
         let keepalive = try await replies.first { $0[4] == 0xBB }
         #expect(Array(keepalive[0..<8]) == cid.bigEndianBytes + [0xBB, 0x00, 0x01, 0x02])  // KEEPALIVE UPNEEDED on our channel
         // INIT from another host is answered while the request runs; CANCEL gets no reply of its own.
@@ -57,12 +64,8 @@ final class Replies: @unchecked Sendable {
     }
 
     @Test func keepalivesRepeatWhileThePromptWaits() async throws {
-        let session = try Self.session(presence: WaitForever())
-        await session.start()
+        let (session, replies, cid) = try await Self.waitingForATouch()
         defer { Task { await session.stop() } }
-        let replies = Replies()
-        let cid = try await Self.open(session, replies)
-        await session.receive(UDPClient.packet(cid, 0x90, [0x0B]), reply: replies.sink)
         // At least three, one per 100 ms tick: the platform's wait never runs dry.
         _ = try await replies.first { _ in replies.all.filter { $0[4] == 0xBB }.count >= 3 }
         #expect(replies.all.filter { $0[4] == 0xBB }.allSatisfy { $0[7] == 0x02 })
@@ -71,12 +74,8 @@ final class Replies: @unchecked Sendable {
     }
 
     @Test func resynchronisingAbandonsTheRunningRequestWithoutAnAnswer() async throws {
-        let session = try Self.session(presence: WaitForever())
-        await session.start()
+        let (session, replies, cid) = try await Self.waitingForATouch()
         defer { Task { await session.stop() } }
-        let replies = Replies()
-        let cid = try await Self.open(session, replies)
-        await session.receive(UDPClient.packet(cid, 0x90, [0x0B]), reply: replies.sink)
         _ = try await replies.first { $0[4] == 0xBB }
         await session.receive(UDPClient.packet(cid, 0x86, [7, 7, 7, 7, 7, 7, 7, 7]), reply: replies.sink)  // INIT on our channel
         let resync = try await replies.first { $0[4] == 0x86 && $0[7] == 7 }
