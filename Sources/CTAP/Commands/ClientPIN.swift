@@ -60,7 +60,6 @@ struct ClientPINResponse: CommandResponse {
 }
 
 extension Authenticator {
-
     /// Token permissions this authenticator can grant: only what it implements (no bio enrollment,
     /// no persistent read-only credential management).
     static let supportedPermissions: TokenPermissions = [
@@ -70,7 +69,7 @@ extension Authenticator {
     func clientPIN(_ request: ClientPINRequest) async throws(CTAPError) -> ClientPINResponse? {
         switch request.subCommand {
         case .getPINRetries:
-            // CTAP 2.1 §6.5.5.3 names no error here; with no PIN, deployed keys (YubiKey 5) and
+            // CTAP 2.1 §6.5.5.2 names no error here; with no PIN, deployed keys (YubiKey 5) and
             // python-fido2's device suite answer PIN_NOT_SET (docs/conformance.md).
             guard pin.hash != nil else { throw CTAPError(.pinNotSet, "getPINRetries without a PIN") }
             return ClientPINResponse(pinRetries: pin.retries, powerCycleState: pinSession.blockedUntilPowerCycle ? true : nil)
