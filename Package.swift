@@ -70,6 +70,14 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The daemon's HTTP+JSON control API (loopback TCP and the Unix socket), its web
+        // inspector and the Pico controller hook, over VirtualKey.
+        .target(name: "ControlAPI", dependencies: [
+            "Bytes", "CTAP", "HTTPAPI", "VirtualKey",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         // WebAuthn relying-party verification (L3 §7.1/§7.2). Shares only CBOR with the key.
         .target(name: "RelyingParty", dependencies: [
             "CBOR",
@@ -78,9 +86,11 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
+        // What every JSON API here shares: the error shape, the body limit, JSON 404s.
+        .target(name: "HTTPAPI", dependencies: [.product(name: "Hummingbird", package: "hummingbird")]),
         // The Mosaic-style HTTP API, hosted pages and tokens, over RelyingParty.
         .target(name: "RelyingPartyServer", dependencies: [
-            "RelyingParty", "SQLite",
+            "HTTPAPI", "RelyingParty", "SQLite",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -102,7 +112,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "vfido", dependencies: [
-            "Bytes", "VirtualKey", "EndToEnd", "CTAP", "CredentialStore", "RelyingPartyServer", "RelyingParty", "USBIP",
+            "Bytes", "VirtualKey", "ControlAPI", "EndToEnd", "CTAP", "CredentialStore", "RelyingPartyServer", "RelyingParty", "USBIP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Logging", package: "swift-log"),
@@ -153,6 +163,13 @@ let package = Package(
         .testTarget(name: "WebAuthnClientTests", dependencies: [
             "WebAuthnClient", "EndToEnd", "Bytes", "CBOR", "CTAP",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "ControlAPITests", dependencies: [
+            "ControlAPI", "VirtualKey",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "VirtualKeyTests", dependencies: [

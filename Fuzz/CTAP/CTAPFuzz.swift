@@ -30,12 +30,15 @@ final class RecordingStore: CredentialStore, @unchecked Sendable {
     func loadSecret(_ name: String) throws -> [UInt8]? { try inner.loadSecret(name) }
     func saveSecret(_ name: String, _ value: [UInt8]) throws { saved.append((name, value)); try inner.saveSecret(name, value) }
     func incrementSignCount() throws -> UInt32 { try inner.incrementSignCount() }
-    func residentCredentials(rpIdHash: [UInt8]) throws -> [ResidentCredential] { try inner.residentCredentials(rpIdHash: rpIdHash) }
-    func residentCredential(id: [UInt8]) throws -> ResidentCredential? { try inner.residentCredential(id: id) }
-    func allResidentCredentials() throws -> [ResidentCredential] { try inner.allResidentCredentials() }
+    func residentCredentials(rpIdHash: [UInt8]) throws -> [StoredCredential] { try inner.residentCredentials(rpIdHash: rpIdHash) }
+    func storedCredential(id: [UInt8]) throws -> StoredCredential? { try inner.storedCredential(id: id) }
+    func allResidentCredentials() throws -> [StoredCredential] { try inner.allResidentCredentials() }
+    func allStoredCredentials() throws -> [StoredCredential] { try inner.allStoredCredentials() }
+    func storedCredentialCount() throws -> Int { try inner.storedCredentialCount() }
+    func incrementSignCount(credentialId: [UInt8]) throws -> UInt32 { try inner.incrementSignCount(credentialId: credentialId) }
     func residentCredentialCount() throws -> Int { try inner.residentCredentialCount() }
-    func saveResidentCredential(_ credential: ResidentCredential) throws { try inner.saveResidentCredential(credential) }
-    func deleteResidentCredential(id: [UInt8]) throws { try inner.deleteResidentCredential(id: id) }
+    func saveCredential(_ credential: StoredCredential) throws { try inner.saveCredential(credential) }
+    func deleteCredential(id: [UInt8]) throws { try inner.deleteCredential(id: id) }
     func saveDetachedKey(id: [UInt8], privateKey: [UInt8]) throws { try inner.saveDetachedKey(id: id, privateKey: privateKey) }
     func detachedKey(id: [UInt8]) throws -> [UInt8]? { try inner.detachedKey(id: id) }
     func detachedKeyCount() throws -> Int { try inner.detachedKeyCount() }

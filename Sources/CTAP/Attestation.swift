@@ -24,7 +24,7 @@ extension Authenticator {
             let key = try CredentialPrivateKey(algorithm: .es256, raw: secrets.enterpriseKey)
             return ("packed", .textMap([
                 ("alg", .int(COSEAlgorithm.es256.rawValue)),
-                ("sig", .bytes(try key.sign(signed))),
+                ("sig", .bytes(responseOverrides.apply(toSignature: try key.sign(signed)))),
                 ("x5c", .array([.bytes(secrets.enterpriseCertificate)])),
             ]))
         }
@@ -34,13 +34,13 @@ extension Authenticator {
         case .self:
             return ("packed", .textMap([
                 ("alg", .int(credentialKey.algorithm.rawValue)),
-                ("sig", .bytes(try credentialKey.sign(signed))),
+                ("sig", .bytes(responseOverrides.apply(toSignature: try credentialKey.sign(signed)))),
             ]))
         case .packed:
             let batchKey = try CredentialPrivateKey(algorithm: .es256, raw: secrets.batchKey)
             return ("packed", .textMap([
                 ("alg", .int(COSEAlgorithm.es256.rawValue)),
-                ("sig", .bytes(try batchKey.sign(signed))),
+                ("sig", .bytes(responseOverrides.apply(toSignature: try batchKey.sign(signed)))),
                 ("x5c", .array([.bytes(secrets.batchCertificate)])),
             ]))
         }

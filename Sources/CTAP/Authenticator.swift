@@ -23,6 +23,10 @@ public struct AuthenticatorConfig: Sendable {
     public var builtInUV: Bool
     /// RP IDs allowed vendor-facilitated enterprise attestation (enterpriseAttestation = 1).
     public var enterpriseAttestationRPIDs: [String]
+    /// The BE and BS flags of credentials made over CTAP (WebDriver defaultBackupEligibility,
+    /// defaultBackupState); a stored credential keeps its own.
+    public var defaultBackupEligibility = false
+    public var defaultBackupState = false
     /// The largest serialized large-blob array (authenticatorLargeBlobs).
     public var maxSerializedLargeBlobArray: Int
     /// How many RP IDs setMinPINLength may name.
@@ -92,6 +96,9 @@ public actor Authenticator {
     var settings: DeviceSettings
     /// A large-blob array being written in fragments (CTAP 2.1 §6.10.2), per power cycle.
     var largeBlobWrite: LargeBlobWrite?
+    /// Faults in responses a test asked for (the control API); none by default.
+    var responseOverrides = ResponseOverrides()
+    var eventObserver: (@Sendable (AuthenticatorEvent) -> Void)?
 
     public init(config: AuthenticatorConfig = AuthenticatorConfig(), store: CredentialStore, presence: UserPresence,
                 random: RandomSource, clock: AuthenticatorClock) throws(CTAPError) {

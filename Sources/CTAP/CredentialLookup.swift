@@ -8,19 +8,25 @@ struct AssertionCandidate {
     var id: [UInt8]
     var source: CredentialSource
     var key: CredentialPrivateKey
-    var resident: ResidentCredential?
+    /// The stored credential, when the store keeps one (discoverable, or added by the control API).
+    var resident: StoredCredential?
 }
 
 extension Authenticator {
     /// Finds the credential a credential ID names for this RP: nil if the ID is not ours, was
-    /// altered, belongs to another RP, or names a resident credential that was deleted.
+    /// altered, belongs to another RP, or names a stored credential that was deleted.
     func locate(_ credentialId: [UInt8], rpIdHash: [UInt8]) throws(CTAPError) -> AssertionCandidate? {
-        guard credentialId.count <= config.maxCredentialIdLength,
-              let source = sealer.open(credentialId, rpIdHash: rpIdHash) else { return nil }
-        var resident: ResidentCredential?
+        guard credentialId.count <= config.maxCredentialIdLength, let source = sealer.open(credentialId, rpIdHash: rpIdHash) else {
+            // Not an ID this key sealed: a credential added through the control API, by its ID.
+            guard !credentialId.isEmpty, credentialId.count <= StoredCredential.maxImportedIdLength,
+                  let stored = try storeCall({ try store.storedCredential(id: credentialId) }), stored.rpIdHash == rpIdHash
+            else { return nil }
+            return try candidate(stored)
+        }
+        var resident: StoredCredential?
         var key = source.key
         if source.isResident {
-            guard let stored = try storeCall({ try store.residentCredential(id: credentialId) }) else { return nil }
+            guard let stored = try storeCall({ try store.storedCredential(id: credentialId) }) else { return nil }
             resident = stored
             key = stored.privateKey
         } else if source.keyIsDetached {
@@ -31,10 +37,12 @@ extension Authenticator {
                                   resident: resident)
     }
 
-    /// A stored discoverable credential as an assertion candidate (its ID carries the
-    /// extension state: credBlob, hmac-secret).
-    func candidate(_ credential: ResidentCredential) throws(CTAPError) -> AssertionCandidate? {
-        guard let source = sealer.open(credential.id, rpIdHash: credential.rpIdHash) else { return nil }
+    /// A stored credential as an assertion candidate. The ID of one this key made carries the
+    /// extension state (credBlob, hmac-secret); one added through the control API has none.
+    func candidate(_ credential: StoredCredential) throws(CTAPError) -> AssertionCandidate? {
+        let source = sealer.open(credential.id, rpIdHash: credential.rpIdHash)
+            ?? CredentialSource(key: [], algorithm: credential.algorithm, isResident: credential.discoverable,
+                                credProtect: credential.credProtect)
         return AssertionCandidate(id: credential.id, source: source,
                                   key: try CredentialPrivateKey(algorithm: credential.algorithm, raw: credential.privateKey),
                                   resident: credential)

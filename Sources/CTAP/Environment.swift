@@ -65,14 +65,25 @@ public protocol CredentialStore: Sendable {
     func saveSecret(_ name: String, _ value: [UInt8]) throws
     /// Increments the global signature counter and returns the new value.
     func incrementSignCount() throws -> UInt32
-    func residentCredentials(rpIdHash: [UInt8]) throws -> [ResidentCredential]
-    func residentCredential(id: [UInt8]) throws -> ResidentCredential?
-    func allResidentCredentials() throws -> [ResidentCredential]
-    /// How many resident credentials there are, without decrypting any.
+    /// The discoverable credentials of one RP, most recent first.
+    func residentCredentials(rpIdHash: [UInt8]) throws -> [StoredCredential]
+    /// Any stored credential, discoverable or not.
+    func storedCredential(id: [UInt8]) throws -> StoredCredential?
+    /// Every discoverable credential (credential management).
+    func allResidentCredentials() throws -> [StoredCredential]
+    /// Every stored credential, discoverable or not (the control API).
+    func allStoredCredentials() throws -> [StoredCredential]
+    /// How many discoverable credentials there are, without decrypting any.
     func residentCredentialCount() throws -> Int
-    /// Saves a resident credential, replacing any other one for the same RP and user handle.
-    func saveResidentCredential(_ credential: ResidentCredential) throws
-    func deleteResidentCredential(id: [UInt8]) throws
+    /// How many credentials are stored, discoverable or not.
+    func storedCredentialCount() throws -> Int
+    /// Saves a credential. A discoverable one replaces any other discoverable one for the same
+    /// RP and user handle; any one replaces a stored credential with the same ID.
+    func saveCredential(_ credential: StoredCredential) throws
+    func deleteCredential(id: [UInt8]) throws
+    /// Increments a credential's own signature counter (see `StoredCredential.signCount`) and
+    /// returns the new value.
+    func incrementSignCount(credentialId: [UInt8]) throws -> UInt32
     /// A non-resident credential's private key that does not fit in its ID (RSA), by ID.
     func saveDetachedKey(id: [UInt8], privateKey: [UInt8]) throws
     func detachedKey(id: [UInt8]) throws -> [UInt8]?

@@ -3,8 +3,10 @@ import Crypto
 import CTAPWire
 import Foundation
 
-/// A discoverable credential as it is stored: wire structs stay apart from this model.
-public struct ResidentCredential: Sendable, Equatable {
+/// A credential the store keeps: every discoverable credential (passkey), and the
+/// non-discoverable ones added through the control API (their IDs are the caller's, so they
+/// cannot carry a sealed key). Wire structs stay apart from this model.
+public struct StoredCredential: Sendable, Equatable {
     public var id: [UInt8]
     public var rpId: String
     public var rpIdHash: [UInt8]
@@ -18,6 +20,14 @@ public struct ResidentCredential: Sendable, Equatable {
     public var credProtect: UInt8
     /// Seconds since 1970; orders accounts most-recent first in getAssertion.
     public var createdAt: Double
+    /// false: found only by its ID (allowList), never listed by discovery or credential management.
+    public var discoverable = true
+    /// The credential's own signature counter; nil: the key's global counter (what credentials
+    /// made over CTAP use until the control API gives them one).
+    public var signCount: UInt32?
+    /// The BE and BS flags its assertions carry (WebAuthn L3 §6.1 flags bits 3 and 4).
+    public var backupEligible = false
+    public var backupState = false
 
     public init(id: [UInt8], rpId: String, rpIdHash: [UInt8], rpName: String?, userId: [UInt8], userName: String?,
                 userDisplayName: String?, algorithm: COSEAlgorithm, privateKey: [UInt8], credProtect: UInt8, createdAt: Double) {

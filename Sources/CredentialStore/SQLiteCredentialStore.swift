@@ -24,7 +24,7 @@ public enum CredentialStoreError: Error, CustomStringConvertible {
 /// change), private keys and secrets sealed with AES-256-GCM under a storage key kept in its
 /// own 0600 file, every file 0600 in a 0700 directory, schema versioned by `user_version`.
 public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
     public static let databaseName = "vfido.sqlite3"
     public static let storageKeyName = "storage.key"
 
@@ -95,6 +95,42 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
                     """)
             }
         }
+        if version < 3 {
+            // Version 3: credentials added through the control API. They may be non-discoverable
+            // (so the unique account index covers discoverable rows only), carry their own
+            // signature counter, and the backup flags. SQLite cannot drop a table constraint:
+            // the table is rebuilt in one transaction.
+            try db.transaction {
+                try db.execute("""
+                    CREATE TABLE credentials_v3 (
+                        id BLOB PRIMARY KEY,
+                        rp_id TEXT NOT NULL,
+                        rp_id_hash BLOB NOT NULL,
+                        rp_name TEXT,
+                        user_id BLOB NOT NULL,
+                        user_name TEXT,
+                        user_display_name TEXT,
+                        algorithm INTEGER NOT NULL,
+                        sealed_private_key BLOB NOT NULL,
+                        cred_protect INTEGER NOT NULL,
+                        created_at REAL NOT NULL,
+                        discoverable INTEGER NOT NULL DEFAULT 1,
+                        sign_count INTEGER,
+                        backup_eligible INTEGER NOT NULL DEFAULT 0,
+                        backup_state INTEGER NOT NULL DEFAULT 0
+                    );
+                    INSERT INTO credentials_v3 (id, rp_id, rp_id_hash, rp_name, user_id, user_name, user_display_name,
+                                                algorithm, sealed_private_key, cred_protect, created_at)
+                        SELECT id, rp_id, rp_id_hash, rp_name, user_id, user_name, user_display_name,
+                               algorithm, sealed_private_key, cred_protect, created_at FROM credentials;
+                    DROP TABLE credentials;
+                    ALTER TABLE credentials_v3 RENAME TO credentials;
+                    CREATE UNIQUE INDEX credentials_account ON credentials (rp_id_hash, user_id) WHERE discoverable = 1;
+                    CREATE INDEX credentials_by_rp ON credentials (rp_id_hash);
+                    PRAGMA user_version = 3;
+                    """)
+            }
+        }
     }
 
     // MARK: - Sealing
@@ -152,38 +188,68 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
         }
     }
 
-    private static let credentialColumns =
-        "id, rp_id, rp_id_hash, rp_name, user_id, user_name, user_display_name, algorithm, sealed_private_key, cred_protect, created_at"
+    private static let credentialColumns = """
+        id, rp_id, rp_id_hash, rp_name, user_id, user_name, user_display_name, algorithm, sealed_private_key, cred_protect, \
+        created_at, discoverable, sign_count, backup_eligible, backup_state
+        """
 
-    private func credential(from row: [SQLiteDatabase.Value]) throws -> ResidentCredential {
-        guard row.count == 11, let id = row[0].blob, let rpId = row[1].text, let rpIdHash = row[2].blob,
+    private func credential(from row: [SQLiteDatabase.Value]) throws -> StoredCredential {
+        guard row.count == 15, let id = row[0].blob, let rpId = row[1].text, let rpIdHash = row[2].blob,
               let userId = row[4].blob, let algValue = row[7].int, let sealed = row[8].blob,
               let credProtect = row[9].int, let createdAt = row[10].real,
-              let algorithm = COSEAlgorithm(rawValue: Int(algValue))
+              let algorithm = COSEAlgorithm(rawValue: Int(algValue)),
+              let discoverable = row[11].int, let backupEligible = row[13].int, let backupState = row[14].int
         else { throw CredentialStoreError.corrupt("credential row") }
-        return ResidentCredential(
+        var credential = StoredCredential(
             id: id, rpId: rpId, rpIdHash: rpIdHash, rpName: row[3].text, userId: userId, userName: row[5].text,
             userDisplayName: row[6].text, algorithm: algorithm,
             privateKey: try open(sealed, context: "credential:" + id.hex), credProtect: UInt8(clamping: credProtect),
             createdAt: createdAt)
+        credential.discoverable = discoverable != 0
+        credential.signCount = row[12].int.map { UInt32(truncatingIfNeeded: $0) }
+        credential.backupEligible = backupEligible != 0
+        credential.backupState = backupState != 0
+        return credential
     }
 
-    public func residentCredentials(rpIdHash: [UInt8]) throws -> [ResidentCredential] {
+    public func residentCredentials(rpIdHash: [UInt8]) throws -> [StoredCredential] {
         try locked {
-            try db.query("SELECT \(Self.credentialColumns) FROM credentials WHERE rp_id_hash = ? ORDER BY created_at DESC",
-                         [.blob(rpIdHash)]).map(credential(from:))
+            try db.query("""
+                SELECT \(Self.credentialColumns) FROM credentials WHERE rp_id_hash = ? AND discoverable = 1
+                ORDER BY created_at DESC
+                """, [.blob(rpIdHash)]).map(credential(from:))
         }
     }
 
-    public func residentCredential(id: [UInt8]) throws -> ResidentCredential? {
+    public func storedCredential(id: [UInt8]) throws -> StoredCredential? {
         try locked {
             try db.query("SELECT \(Self.credentialColumns) FROM credentials WHERE id = ?", [.blob(id)]).first.map(credential(from:))
         }
     }
 
-    public func allResidentCredentials() throws -> [ResidentCredential] {
+    public func allResidentCredentials() throws -> [StoredCredential] {
+        try locked {
+            try db.query("SELECT \(Self.credentialColumns) FROM credentials WHERE discoverable = 1 ORDER BY rp_id, created_at DESC")
+                .map(credential(from:))
+        }
+    }
+
+    public func allStoredCredentials() throws -> [StoredCredential] {
         try locked {
             try db.query("SELECT \(Self.credentialColumns) FROM credentials ORDER BY rp_id, created_at DESC").map(credential(from:))
+        }
+    }
+
+    public func storedCredentialCount() throws -> Int {
+        try locked { Int(try db.query("SELECT count(*) FROM credentials").first?.first?.int ?? 0) }
+    }
+
+    public func incrementSignCount(credentialId: [UInt8]) throws -> UInt32 {
+        try locked {
+            let rows = try db.query("UPDATE credentials SET sign_count = coalesce(sign_count, 0) + 1 WHERE id = ? RETURNING sign_count",
+                                    [.blob(credentialId)])
+            guard let value = rows.first?.first?.int else { throw CredentialStoreError.corrupt("no credential to count for") }
+            return UInt32(truncatingIfNeeded: value)
         }
     }
 
@@ -192,24 +258,28 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
     }
 
     public func residentCredentialCount() throws -> Int {
-        try locked { Int(try db.query("SELECT count(*) FROM credentials").first?.first?.int ?? 0) }
+        try locked { Int(try db.query("SELECT count(*) FROM credentials WHERE discoverable = 1").first?.first?.int ?? 0) }
     }
 
-    public func saveResidentCredential(_ c: ResidentCredential) throws {
+    public func saveCredential(_ c: StoredCredential) throws {
         try locked {
             try db.transaction {
-                _ = try db.query("DELETE FROM credentials WHERE rp_id_hash = ? AND user_id = ?", [.blob(c.rpIdHash), .blob(c.userId)])
-                _ = try db.query("INSERT OR REPLACE INTO credentials (\(Self.credentialColumns)) VALUES (?,?,?,?,?,?,?,?,?,?,?)", [
+                if c.discoverable {
+                    _ = try db.query("DELETE FROM credentials WHERE rp_id_hash = ? AND user_id = ? AND discoverable = 1",
+                                     [.blob(c.rpIdHash), .blob(c.userId)])
+                }
+                _ = try db.query("INSERT OR REPLACE INTO credentials (\(Self.credentialColumns)) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
                     .blob(c.id), .text(c.rpId), .blob(c.rpIdHash), c.rpName.map { .text($0) } ?? .null, .blob(c.userId),
                     c.userName.map { .text($0) } ?? .null, c.userDisplayName.map { .text($0) } ?? .null,
                     .int(Int64(c.algorithm.rawValue)), .blob(try seal(c.privateKey, context: "credential:" + c.id.hex)),
-                    .int(Int64(c.credProtect)), .real(c.createdAt),
+                    .int(Int64(c.credProtect)), .real(c.createdAt), .int(c.discoverable ? 1 : 0),
+                    c.signCount.map { .int(Int64($0)) } ?? .null, .int(c.backupEligible ? 1 : 0), .int(c.backupState ? 1 : 0),
                 ])
             }
         }
     }
 
-    public func deleteResidentCredential(id: [UInt8]) throws {
+    public func deleteCredential(id: [UInt8]) throws {
         try locked { _ = try db.query("DELETE FROM credentials WHERE id = ?", [.blob(id)]) }
     }
 

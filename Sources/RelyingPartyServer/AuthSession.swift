@@ -1,4 +1,5 @@
 import Foundation
+import HTTPAPI
 import RelyingParty
 
 /// The auth-session (BindID-style) variant: a backend opens an auth session, the browser runs

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPAPI
 import RelyingParty
 
 /// A PublicKeyCredential as JSON, in either shape the Mosaic API accepts:

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPAPI
 import RelyingParty
 
 /// A cross-device flow: the access device (desktop) opens a ticket, the authenticating device

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPAPI
 import RelyingParty
 
 /// Hosted passkey registration (a backend mints a token, the browser visits the RP's page, the

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HTTPAPI
 import RelyingParty
 
 /// A WebAuthn ceremony in progress: the challenge the RP issued and everything needed to

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPAPI
 import RelyingParty
 
 // Request bodies of the Mosaic-style API, field names as the API documents them.

@@ -37,7 +37,10 @@ public final class USBIPServer: Sendable {
 
     public let channel: Channel
     let exports: [USBIPExport]
-    let attached = NIOLockedValueBox<Set<String>>([])
+    /// Attached devices and the connection that holds each.
+    let attached = NIOLockedValueBox<[String: Channel]>([:])
+    /// Devices unplugged by the control API: not listed, not importable.
+    let unplugged = NIOLockedValueBox<Set<String>>([])
     let connections = NIOLockedValueBox(0)
     let refused = NIOLockedValueBox(0)
 
@@ -85,15 +88,41 @@ public final class USBIPServer: Sendable {
         try? await channel.close()
     }
 
-    func export(busid: String) -> USBIPExport? { exports.first { $0.busid == busid } }
+    func export(busid: String) -> USBIPExport? {
+        isPlugged(busid: busid) ? exports.first { $0.busid == busid } : nil
+    }
+
+    /// The devices a host can see now.
+    var pluggedExports: [USBIPExport] { exports.filter { isPlugged(busid: $0.busid) } }
 
     /// Marks a device attached; false if another connection has it.
-    func claim(_ busid: String) -> Bool {
-        attached.withLockedValue { $0.insert(busid).inserted }
+    func claim(_ busid: String, by channel: Channel) -> Bool {
+        attached.withLockedValue { attached in
+            guard attached[busid] == nil else { return false }
+            attached[busid] = channel
+            return true
+        }
     }
 
     func release(_ busid: String) {
-        _ = attached.withLockedValue { $0.remove(busid) }
+        _ = attached.withLockedValue { $0.removeValue(forKey: busid) }
+    }
+
+    /// Whether a host has the device attached now.
+    public func isAttached(busid: String) -> Bool { attached.withLockedValue { $0[busid] != nil } }
+
+    public func isPlugged(busid: String) -> Bool { !unplugged.withLockedValue { $0.contains(busid) } }
+
+    /// Pulls the device out: the attached host's connection is closed (its kernel sees the
+    /// device disconnect) and the device is neither listed nor importable until `plug`.
+    public func unplug(busid: String) {
+        unplugged.withLockedValue { _ = $0.insert(busid) }
+        if let channel = attached.withLockedValue({ $0[busid] }) { channel.close(promise: nil) }
+    }
+
+    /// Puts the device back: hosts list and attach it again (`usbip attach`).
+    public func plug(busid: String) {
+        _ = unplugged.withLockedValue { $0.remove(busid) }
     }
 }
 
@@ -166,14 +195,14 @@ final class USBIPConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         switch request {
         case .deviceList:
             logger.info("USB/IP: device list requested")
-            write(USBIPReply.deviceList(server.exports.map(\.record)), context: context)
+            write(USBIPReply.deviceList(server.pluggedExports.map(\.record)), context: context)
         case .importDevice(let busid):
             guard let export = server.export(busid: busid) else {
                 logger.warning("USB/IP: import of unknown busid \(busid)")
                 write(USBIPReply.importDevice(.noSuchDevice, nil), context: context)
                 return
             }
-            guard server.claim(busid) else {
+            guard server.claim(busid, by: context.channel) else {
                 logger.warning("USB/IP: \(busid) is already attached elsewhere")
                 write(USBIPReply.importDevice(.deviceBusy, nil), context: context)
                 return

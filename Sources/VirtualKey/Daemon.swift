@@ -27,7 +27,8 @@ public struct DaemonConfiguration: Sendable {
     public var presence: PresencePolicy = .auto
     /// How long the terminal and control policies wait for an answer.
     public var promptTimeout: Duration = .seconds(30)
-    /// The control socket (`vfido power-cycle`, `vfido approve`); default `<state>/control.sock`.
+    /// The control API's Unix socket (`vfido power-cycle`, `vfido approve`, ...); default
+    /// `<state>/control.sock`, or a private temporary directory for an ephemeral key.
     public var controlSocket: String?
     public var authenticator = AuthenticatorConfig()
     /// pid.codes' test VID:PID (1209:0001 is reserved for testing).
@@ -66,40 +67,78 @@ public func makeAuthenticator(configuration: DaemonConfiguration, key: Int = 1, 
                              random: SystemRandom(), clock: SystemClock())
 }
 
-extension DaemonConfiguration {
-    /// Where the control socket goes: --control, else the state directory (none in memory).
-    public var controlSocketPath: String? {
-        controlSocket ?? stateDirectory?.appendingPathComponent("control.sock").path
-    }
-}
 
-/// One virtual key: its authenticator, HID session and transports.
+/// One virtual key: its authenticator, HID session and transports, and what the control API
+/// changes while it runs (presence, plugged or not).
 public struct RunningKey: Sendable {
     public let number: Int
     public let authenticator: Authenticator
     public let session: HIDSession
     public let usbDevice: USBHIDDevice
     public let udp: UDPTransport?
-    public let uhid: UHIDDevice?
-    /// With `--presence control`: the prompts waiting for `vfido approve`.
-    public let control: ControlPresence?
+    public let presence: KeyPresence
+    public let attachment: KeyAttachment
     public var busid: String { "1-\(number)" }
     public let serialNumber: String
+    public var uhid: UHIDDevice? { attachment.uhid }
+}
+
+/// Whether a key is plugged in, and its uhid device while it is (a re-plug creates a new one).
+public final class KeyAttachment: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _plugged = true
+    private var _uhid: UHIDDevice?
+    private var _ignored = 0
+    /// Creates the uhid device again on re-plug (nil without --uhid).
+    let makeUHID: (@Sendable () throws -> UHIDDevice)?
+
+    init(uhid: UHIDDevice?, makeUHID: (@Sendable () throws -> UHIDDevice)?) {
+        _uhid = uhid
+        self.makeUHID = makeUHID
+    }
+
+    public var plugged: Bool { lock.withLock { _plugged } }
+    public var uhid: UHIDDevice? { lock.withLock { _uhid } }
+
+    /// A report that reached an unplugged key: counted, and the count logged at re-plug.
+    func ignoreReport() { lock.withLock { _ignored += 1 } }
+
+    /// Unplugs; answers the uhid device to destroy, if any.
+    func unplug() -> UHIDDevice? {
+        lock.withLock {
+            _plugged = false
+            defer { _uhid = nil }
+            return _uhid
+        }
+    }
+
+    /// Plugs back in; answers how many reports were ignored meanwhile.
+    func plug(uhid: UHIDDevice?) -> Int {
+        lock.withLock {
+            _plugged = true
+            _uhid = uhid
+            defer { _ignored = 0 }
+            return _ignored
+        }
+    }
 }
 
 /// A running daemon: virtual keys behind their transports.
 public final class Daemon: Sendable {
     public let keys: [RunningKey]
     public let usbip: USBIPServer?
-    public let controlServer: ControlServer?
+    /// Every key's events: credentials, prompts, the command log, plugging.
+    public let events: EventHub
+    let logger: Logger
     let group: MultiThreadedEventLoopGroup
     let stateLock: StateLock?
 
-    private init(keys: [RunningKey], usbip: USBIPServer?, controlServer: ControlServer?, group: MultiThreadedEventLoopGroup,
+    private init(keys: [RunningKey], usbip: USBIPServer?, events: EventHub, logger: Logger, group: MultiThreadedEventLoopGroup,
                  stateLock: StateLock?) {
         self.keys = keys
         self.usbip = usbip
-        self.controlServer = controlServer
+        self.events = events
+        self.logger = logger
         self.group = group
         self.stateLock = stateLock
     }
@@ -110,24 +149,17 @@ public final class Daemon: Sendable {
         }
         let stateLock = try configuration.stateDirectory.map(StateLock.acquire)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let events = EventHub()
         var keys: [RunningKey] = []
         // One terminal for every key: its prompts name the RP, so they are told apart.
         let terminal = configuration.presence == .terminal && presence == nil
             ? try TerminalPresence.openTTY(timeout: configuration.promptTimeout) : nil
         do {
             for n in 1...max(1, configuration.keys) {
-                var control: ControlPresence?
-                let policy: UserPresence
-                switch (presence, configuration.presence, terminal) {
-                case (let given?, _, _): policy = given
-                case (nil, .terminal, let terminal?): policy = terminal
-                case (nil, .control, _):
-                    let prompts = ControlPresence(timeout: configuration.promptTimeout)
-                    control = prompts
-                    policy = prompts
-                case (nil, let fixed, _): policy = FixedPresence(approve: fixed == .auto)
-                }
-                keys.append(try await startKey(n, configuration, presence: policy, control: control, group: group, logger: logger))
+                let keyPresence = KeyPresence(policy: configuration.presence, timeout: configuration.promptTimeout, terminal: terminal,
+                                              events: events, key: n, logger: logger)
+                keys.append(try await startKey(n, configuration, presence: keyPresence, override: presence, events: events,
+                                               group: group, logger: logger))
             }
             var usbip: USBIPServer?
             if let port = configuration.usbipPort {
@@ -140,20 +172,7 @@ public final class Daemon: Sendable {
                     throw DaemonError("cannot listen for USB/IP on \(configuration.usbipHost):\(port): \(error)")
                 }
             }
-            var controlServer: ControlServer?
-            if let path = configuration.controlSocketPath {
-                do {
-                    controlServer = try await ControlServer.start(path: path, keys: keys, group: group, logger: logger)
-                } catch {
-                    // The keys work without it; only `vfido power-cycle/approve/deny` need it.
-                    logger.warning("no control socket at \(path): \(error) (give --control a shorter path)")
-                    if configuration.presence == .control {
-                        await usbip?.close()
-                        throw DaemonError("--presence control needs the control socket \(path): \(error)")
-                    }
-                }
-            }
-            return Daemon(keys: keys, usbip: usbip, controlServer: controlServer, group: group, stateLock: stateLock)
+            return Daemon(keys: keys, usbip: usbip, events: events, logger: logger, group: group, stateLock: stateLock)
         } catch {
             for key in keys {
                 key.uhid?.destroy()
@@ -166,13 +185,18 @@ public final class Daemon: Sendable {
         }
     }
 
-    static func startKey(_ n: Int, _ configuration: DaemonConfiguration, presence: UserPresence, control: ControlPresence?,
-                         group: EventLoopGroup, logger: Logger) async throws -> RunningKey {
+    /// `override`: a policy given by the caller (tests) instead of the key's own KeyPresence.
+    static func startKey(_ n: Int, _ configuration: DaemonConfiguration, presence: KeyPresence, override: UserPresence?,
+                         events: EventHub, group: EventLoopGroup, logger: Logger) async throws -> RunningKey {
         var logger = logger
         if configuration.keys > 1 { logger[metadataKey: "key"] = "\(n)" }
-        let tracked = TrackedPresence(presence)
+        let tracked = TrackedPresence(override ?? presence)
         let authenticator = try makeAuthenticator(configuration: configuration, key: n, presence: tracked)
+        await authenticator.observeEvents { events.publish(key: n, .authenticator($0)) }
         let session = HIDSession(authenticator: authenticator, presence: tracked, logger: logger)
+        await session.observeCommands { command, outcome, ms in
+            events.publish(key: n, .command(name: command, status: outcome, milliseconds: ms))
+        }
         await session.start()
         let serial = await authenticator.serialNumber
 
@@ -186,23 +210,25 @@ public final class Daemon: Sendable {
             onOutputReport: { usbReports.yield($0) })
         usbReports.replies = ReportSink { [device] in device.sendInputReport($0) }
 
-        var uhid: UHIDDevice?
+        var makeUHID: (@Sendable () throws -> UHIDDevice)?
         if let path = configuration.uhidPath {
-            let feed = ReportFeed(session: session, logger: logger)
-            let created = try UHIDDevice(
-                path: path,
-                identity: .init(name: "\(configuration.manufacturer) \(configuration.product)", phys: "vfido/key-\(n)",
-                                uniq: serial, vendor: UInt32(configuration.vendorId), product: UInt32(configuration.productId),
-                                version: 0x0100),
-                reportDescriptor: CTAPHID.reportDescriptor, reportSize: CTAPHID.reportSize)
-            feed.replies = ReportSink { [created] in created.sendInputReport($0) }
+            let identity = UHIDDevice.Identity(
+                name: "\(configuration.manufacturer) \(configuration.product)", phys: "vfido/key-\(n)", uniq: serial,
+                vendor: UInt32(configuration.vendorId), product: UInt32(configuration.productId), version: 0x0100)
             let uhidLogger = logger
-            created.run(onOutputReport: { feed.yield($0) }, onEvent: { event in
-                if case .output = event { return }
-                uhidLogger.info("uhid: \(event)")
-            })
-            uhid = created
+            makeUHID = {
+                let feed = ReportFeed(session: session, logger: uhidLogger)
+                let created = try UHIDDevice(path: path, identity: identity, reportDescriptor: CTAPHID.reportDescriptor,
+                                             reportSize: CTAPHID.reportSize)
+                feed.replies = ReportSink { [created] in created.sendInputReport($0) }
+                created.run(onOutputReport: { feed.yield($0) }, onEvent: { event in
+                    if case .output = event { return }
+                    uhidLogger.info("uhid: \(event)")
+                })
+                return created
+            }
         }
+        let attachment = KeyAttachment(uhid: try makeUHID?(), makeUHID: makeUHID)
 
         var udp: UDPTransport?
         if let base = configuration.udpPort {
@@ -210,6 +236,8 @@ public final class Daemon: Sendable {
             do {
                 let feed = ReportFeed(session: session, buffering: 4096, logger: logger)
                 udp = try await UDPTransport.start(host: configuration.udpHost, port: port, group: group, receive: { datagram in
+                    // An unplugged key answers nothing, as a real one; the reports are counted.
+                    guard attachment.plugged else { return attachment.ignoreReport() }
                     switch datagram {
                     case .report(let report, let reply): feed.yield(report, reply: ReportSink(reply))
                     case .reboot: feed.yieldPowerCycle()
@@ -219,12 +247,41 @@ public final class Daemon: Sendable {
                 throw DaemonError("cannot listen on UDP \(configuration.udpHost):\(port): \(error)")
             }
         }
-        return RunningKey(number: n, authenticator: authenticator, session: session, usbDevice: device, udp: udp, uhid: uhid,
-                          control: control, serialNumber: serial)
+        return RunningKey(number: n, authenticator: authenticator, session: session, usbDevice: device, udp: udp, presence: presence,
+                          attachment: attachment, serialNumber: serial)
+    }
+
+    public func key(_ number: Int) -> RunningKey? { keys.first { $0.number == number } }
+
+    /// Forgets per-boot state as a re-plug does. The CTAPHID channels are kept, as after the
+    /// UDP simulator's reboot: hosts that hold the device open carry on.
+    public func powerCycle(_ key: RunningKey) async {
+        await key.session.powerCycle(keepingChannels: true)
+        events.publish(key: key.number, .powerCycled)
+    }
+
+    /// Pulls the key out: a USB/IP host sees the device disconnect, the uhid node goes away,
+    /// UDP datagrams go unanswered. Nothing stored changes.
+    public func unplug(_ key: RunningKey) async {
+        guard key.attachment.plugged else { return }
+        key.attachment.unplug()?.destroy()
+        usbip?.unplug(busid: key.busid)
+        await key.session.powerCycle(keepingChannels: false)
+        logger.info("key \(key.number) unplugged")
+        events.publish(key: key.number, .unplugged)
+    }
+
+    /// Plugs the key back in, powered up afresh (a USB/IP host attaches it again).
+    public func plug(_ key: RunningKey) async throws {
+        guard !key.attachment.plugged else { return }
+        let uhid = try key.attachment.makeUHID?()
+        let ignored = key.attachment.plug(uhid: uhid)
+        usbip?.plug(busid: key.busid)
+        logger.info("key \(key.number) plugged in\(ignored > 0 ? " (\(ignored) UDP reports arrived while unplugged and were not answered)" : "")")
+        events.publish(key: key.number, .plugged)
     }
 
     public func stop() async {
-        await controlServer?.close()
         await usbip?.close()
         for key in keys {
             key.uhid?.destroy()

@@ -24,6 +24,12 @@ public actor HIDSession {
     var sinks: [UInt32: ReportSink] = [:]
     var running: (channel: UInt32, task: Task<Void, Never>)?
     var ticker: Task<Void, Never>?
+    /// Hears every exchange: command, status name, milliseconds (the event stream's command log).
+    var commandObserver: (@Sendable (_ command: String, _ status: String, _ milliseconds: Double) -> Void)?
+
+    public func observeCommands(_ observer: @escaping @Sendable (_ command: String, _ status: String, _ milliseconds: Double) -> Void) {
+        commandObserver = observer
+    }
 
     public init(authenticator: Authenticator, presence: TrackedPresence? = nil, logger: Logger,
                 configuration: CTAPHIDStateMachine.Configuration = .init(),
@@ -123,20 +129,22 @@ public actor HIDSession {
                 let name = CTAPCommand(rawValue: exchange.command).map { "\($0)" } ?? "command 0x" + [exchange.command].hex
                 var outcome = "\(exchange.status)"
                 if let error = exchange.error, !error.reason.isEmpty { outcome += " (\(error.reason))" }
-                self.finish(request, exchange.response, log: "CTAP \(name)", outcome: outcome, elapsed: ContinuousClock.now - started)
+                self.finish(request, exchange.response, log: "CTAP \(name)", outcome: outcome, status: exchange.status.name,
+                            elapsed: ContinuousClock.now - started)
             } else {
                 let (response, reason) = await authenticator.handleU2F(request.payload)
                 let ins = request.payload.count > 1 ? "0x" + [request.payload[1]].hex.uppercased() : "?"
-                self.finish(request, response, log: "U2F INS \(ins)", outcome: reason, elapsed: ContinuousClock.now - started)
+                self.finish(request, response, log: "U2F INS \(ins)", outcome: reason, status: reason, elapsed: ContinuousClock.now - started)
             }
         }
         running = (request.channel, task)
     }
 
-    func finish(_ request: CTAPHIDStateMachine.Request, _ response: [UInt8], log: String, outcome: String, elapsed: Duration) {
+    func finish(_ request: CTAPHIDStateMachine.Request, _ response: [UInt8], log: String, outcome: String, status: String, elapsed: Duration) {
         if running?.channel == request.channel { running = nil }
         let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         logger.info("\(log) -> \(outcome) in \(String(format: "%.1f", ms)) ms")
+        commandObserver?(log, status, ms)
         perform(machine.complete(channel: request.channel, command: request.command, payload: response))
     }
 }

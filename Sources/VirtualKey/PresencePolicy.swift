@@ -10,7 +10,7 @@ public enum PresencePolicy: String, Sendable, CaseIterable {
     case deny
     /// Ask on the controlling terminal, naming the RP, user and operation, with a timeout.
     case terminal
-    /// Wait for `vfido approve` / `vfido deny` (the control socket), with a timeout: lets a
+    /// Wait for `vfido approve` / `vfido deny` (the control API), with a timeout: lets a
     /// browser test assert that a prompt happened.
     case control
 }
@@ -127,61 +127,6 @@ public actor TerminalPresence: UserPresence {
 
     private func write(_ text: String) {
         try? output.write(contentsOf: Data(text.utf8))
-    }
-}
-
-/// Waits for an answer from the control socket (`vfido approve` / `vfido deny`).
-public actor ControlPresence: UserPresence {
-    struct Waiting {
-        let id: Int
-        let request: UserPresenceRequest
-        let answer: CheckedContinuation<UserPresenceResult, Never>
-    }
-
-    let timeout: Duration
-    private var waiting: [Waiting] = []
-    private var nextId = 0
-
-    public init(timeout: Duration) { self.timeout = timeout }
-
-    public func confirm(_ request: UserPresenceRequest) async -> UserPresenceResult {
-        nextId += 1
-        let id = nextId
-        let timeout = self.timeout
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
-            await self?.resolve(id: id, with: .timedOut)
-        }
-        defer { timer.cancel() }
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { (answer: CheckedContinuation<UserPresenceResult, Never>) in
-                waiting.append(Waiting(id: id, request: request, answer: answer))
-                if Task.isCancelled { resolve(id: id, with: .cancelled) }
-            }
-        } onCancel: {
-            Task { await self.resolve(id: id, with: .cancelled) }
-        }
-    }
-
-    private func resolve(id: Int, with result: UserPresenceResult) {
-        guard let index = waiting.firstIndex(where: { $0.id == id }) else { return }
-        waiting.remove(at: index).answer.resume(returning: result)
-    }
-
-    /// What is waiting for an answer, oldest first.
-    public var pending: [UserPresenceRequest] { waiting.map(\.request) }
-
-    /// Answers the oldest waiting prompt; waits up to `wait` for one to appear. Returns what
-    /// was answered, or nil when nothing was waiting.
-    public func answer(_ approve: Bool, wait: Duration) async -> UserPresenceRequest? {
-        let deadline = ContinuousClock.now + wait
-        while waiting.isEmpty {
-            guard ContinuousClock.now < deadline else { return nil }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        let first = waiting.removeFirst()
-        first.answer.resume(returning: approve ? .approved : .denied)
-        return first.request
     }
 }
 

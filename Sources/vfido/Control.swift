@@ -1,49 +1,109 @@
 import ArgumentParser
+import ControlAPI
 import Foundation
 import VirtualKey
 
-/// Where a running `vfido serve` listens for control requests.
+/// How the CLI reaches a running `vfido serve`: its control API over the Unix socket (default)
+/// or TCP, with the token the daemon wrote.
 struct ControlOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "The daemon's state directory (its control socket is <state>/control.sock).", valueName: "dir"))
+        "The daemon's state directory: its control socket and token are <state>/control.sock and <state>/control.token.",
+        valueName: "dir"))
     var state: String?
 
     @Option(name: .long, help: ArgumentHelp("The control socket, if `vfido serve --control` put it elsewhere.", valueName: "path"))
     var control: String?
 
+    @Option(name: .long, help: ArgumentHelp("Use the control API over TCP instead of the socket, e.g. http://127.0.0.1:8112.",
+                                            valueName: "url"))
+    var api: String?
+
+    @Option(name: .long, help: ArgumentHelp("The token file (default <state>/control.token; an ephemeral daemon's banner names it).",
+                                            valueName: "path"))
+    var tokenFile: String?
+
     @Option(name: .long, help: ArgumentHelp("Which key (1-based, for `vfido serve --keys N`).", valueName: "n"))
     var key = 1
 
-    var socketPath: String {
-        control ?? (state.map { URL(fileURLWithPath: $0) } ?? DaemonConfiguration.defaultStateDirectory)
-            .appendingPathComponent("control.sock").path
+    var stateDirectory: URL { state.map { URL(fileURLWithPath: $0) } ?? DaemonConfiguration.defaultStateDirectory }
+    var socketPath: String { control ?? stateDirectory.appendingPathComponent(ControlServer.socketFileName).path }
+
+    func token() throws -> String {
+        if let env = ProcessInfo.processInfo.environment["VFIDO_CONTROL_TOKEN"], !env.isEmpty { return env }
+        let path = tokenFile ?? stateDirectory.appendingPathComponent(ControlServer.tokenFileName).path
+        guard let data = FileManager.default.contents(atPath: path) else {
+            fail(2, "no vfido daemon answers for \(stateDirectory.path): there is no control token at \(path) (is `vfido serve` running with this --state? an ephemeral daemon's banner names its --token-file)")
+        }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Sends one request line and prints the reply; a reply of "error ..." exits non-zero.
-    func send(_ request: String) throws {
-        let reply: String
+    /// One request; answers the JSON body of a 2xx reply, exits with the API's message otherwise.
+    func call(_ method: String, _ path: String, _ body: Any? = nil) throws -> Any? {
+        let payload = try body.map { try JSONSerialization.data(withJSONObject: $0) }
+        let reply: HTTPReply
         do {
-            reply = try ControlClient.request(request, socket: socketPath)
+            reply = try HTTPClient(api: api, socket: socketPath).request(method, path, token: try token(), body: payload)
         } catch {
-            FileHandle.standardError.write(Data("vfido: \(error)\n".utf8))
-            throw ExitCode(2)
+            fail(2, "\(error)")
         }
-        if reply.hasPrefix("ok") {
-            print(reply.dropFirst(3))
-        } else {
-            FileHandle.standardError.write(Data("vfido: \(reply.replacingOccurrences(of: "error ", with: ""))\n".utf8))
-            throw ExitCode(1)
+        let json = reply.body.isEmpty ? nil : try? JSONSerialization.jsonObject(with: reply.body, options: [.fragmentsAllowed])
+        guard (200..<300).contains(reply.status) else {
+            let object = json as? [String: Any]
+            let message = object?["message"] as? String ?? String(decoding: reply.body, as: UTF8.self)
+            fail(1, "\(message) (HTTP \(reply.status)\((object?["error_code"] as? String).map { ", \($0)" } ?? ""))")
         }
+        return json
     }
+
+    func keyPath(_ rest: String = "") -> String { "/keys/\(key)\(rest)" }
+}
+
+func fail(_ code: Int32, _ message: String) -> Never {
+    FileHandle.standardError.write(Data("vfido: \(message)\n".utf8))
+    Foundation.exit(code)
+}
+
+func printJSON(_ value: Any?) {
+    guard let value, let data = try? JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .fragmentsAllowed]) else { return }
+    print(String(decoding: data, as: UTF8.self))
 }
 
 struct PowerCycle: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "power-cycle",
         abstract: "Simulate unplugging the running key and plugging it back in.",
-        discussion: "Per-boot state is forgotten: the pinUvAuthToken, the key agreement key, the 3-wrong-PINs block, pending getNextAssertion and enumerations, a large-blob write in progress; the reset window starts again. Credentials and the PIN stay.")
+        discussion: "Per-boot state is forgotten: the pinUvAuthToken, the key agreement key, the 3-wrong-PINs block, pending getNextAssertion and enumerations, a large-blob write in progress; the reset window starts again. Credentials and the PIN stay. The CTAPHID channels are kept (see `vfido unplug` for a real disconnect).")
     @OptionGroup var options: ControlOptions
-    func run() throws { try options.send("power-cycle \(options.key)") }
+    func run() throws {
+        _ = try options.call("POST", options.keyPath("/power-cycle"))
+        print("key \(options.key) power-cycled")
+    }
+}
+
+struct Unplug: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Unplug the key: a USB/IP host sees it disconnect, the uhid node goes away, UDP goes quiet.")
+    @OptionGroup var options: ControlOptions
+    func run() throws {
+        _ = try options.call("POST", options.keyPath("/unplug"))
+        print("key \(options.key) unplugged")
+    }
+}
+
+struct Plug: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Plug the key back in (a USB/IP host attaches it again with `usbip attach`).")
+    @OptionGroup var options: ControlOptions
+    func run() throws {
+        _ = try options.call("POST", options.keyPath("/plug"))
+        print("key \(options.key) plugged in")
+    }
+}
+
+struct Keys: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the running keys as JSON: transports, presence, overrides.")
+    @OptionGroup var options: ControlOptions
+    func run() throws { printJSON(try options.call("GET", "/keys")) }
 }
 
 /// What `vfido approve` and `vfido deny` share: which key, and how long to wait for a prompt.
@@ -51,8 +111,15 @@ struct AnswerOptions: ParsableArguments {
     @OptionGroup var control: ControlOptions
     @Option(name: .long, help: ArgumentHelp("Wait this long for a prompt to appear.", valueName: "seconds"))
     var wait: Double = 0
+    @Option(name: .long, help: ArgumentHelp("Answer this prompt (see `vfido prompts`) rather than the oldest.", valueName: "id"))
+    var id: Int?
 
-    func answer(_ verb: String) throws { try control.send("\(verb) \(control.key) \(Int(wait * 1000))") }
+    func answer(_ verb: String) throws {
+        var body: [String: Any] = ["wait": wait]
+        if let id { body["id"] = id }
+        let answered = try control.call("POST", control.keyPath("/prompts/\(verb)"), body) as? [String: Any]
+        print("\(verb == "approve" ? "approved" : "denied"): \(answered?["summary"] as? String ?? "?")")
+    }
 }
 
 struct Approve: ParsableCommand {
@@ -72,41 +139,86 @@ struct Deny: ParsableCommand {
 struct Prompts: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the prompts waiting on a key served with --presence control.")
     @OptionGroup var options: ControlOptions
-    func run() throws { try options.send("prompts \(options.key)") }
+    func run() throws {
+        let prompts = try options.call("GET", options.keyPath("/prompts")) as? [[String: Any]] ?? []
+        print("\(prompts.count) waiting" + prompts.map { "; [\($0["id"] ?? "?")] \($0["summary"] as? String ?? "")" }.joined())
+    }
 }
 
-/// A blocking Unix-socket client for one request.
-enum ControlClient {
-    struct Failure: Error, CustomStringConvertible { let description: String }
+struct Presence: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show or change how a running key answers presence and verification.",
+        discussion: "With no option, prints the settings. --policy auto|deny|control; --uv on|off makes built-in user verification succeed or fail (CDP setUserVerified); --touch on|off holds a finger on the key.")
+    @OptionGroup var options: ControlOptions
+    @Option(name: .long, help: ArgumentHelp("auto, deny or control.", valueName: "policy")) var policy: String?
+    @Option(name: .long, help: ArgumentHelp("on or off.", valueName: "on|off")) var uv: Switch?
+    @Option(name: .long, help: ArgumentHelp("on or off.", valueName: "on|off")) var touch: Switch?
 
-    static func request(_ line: String, socket path: String) throws -> String {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket: errno \(errno)") }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw Failure(description: "socket path too long: \(path)") }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
+    func run() throws {
+        var body: [String: Any] = [:]
+        if let policy { body["policy"] = policy }
+        if let uv { body["isUserVerified"] = uv == .on }
+        if let touch { body["touching"] = touch == .on }
+        printJSON(try options.call(body.isEmpty ? "GET" : "PUT", options.keyPath("/presence"), body.isEmpty ? nil : body))
+    }
+}
+
+struct Overrides: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show or set the response overrides (CDP setResponseOverrideBits): faults an RP must refuse.")
+    @OptionGroup var options: ControlOptions
+    @Option(name: .long, help: ArgumentHelp("All-zero signatures.", valueName: "on|off")) var bogusSignature: Switch?
+    @Option(name: .long, help: ArgumentHelp("Clear the UV flag.", valueName: "on|off")) var badUv: Switch?
+    @Option(name: .long, help: ArgumentHelp("Clear the UP flag.", valueName: "on|off")) var badUp: Switch?
+
+    func run() throws {
+        var body: [String: Any] = [:]
+        if let bogusSignature { body["isBogusSignature"] = bogusSignature == .on }
+        if let badUv { body["isBadUV"] = badUv == .on }
+        if let badUp { body["isBadUP"] = badUp == .on }
+        printJSON(try options.call(body.isEmpty ? "GET" : "PUT", options.keyPath("/overrides"), body.isEmpty ? nil : body))
+    }
+}
+
+enum Switch: String, ExpressibleByArgument { case on, off }
+
+struct Events: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the daemon's live event stream, one JSON object a line, until interrupted.",
+        discussion: "credentialAdded/Asserted/Updated/Deleted, promptStarted/promptAnswered, pinSet, pinChanged, reset, plugged, unplugged, powerCycled, and `command` (the CTAP command log: command, status, milliseconds).")
+    @OptionGroup var options: ControlOptions
+    @Flag(name: .long, help: "Only this --key's events.") var onlyThisKey = false
+    @Flag(name: .long, help: "Start with the recent events the daemon keeps (up to 512), then follow.") var replay = false
+
+    func run() throws {
+        let query = [onlyThisKey ? "key=\(options.key)" : nil, replay ? "after=0" : nil].compactMap { $0 }.joined(separator: "&")
+        let path = "/events" + (query.isEmpty ? "" : "?" + query)
+        do {
+            try HTTPClient(api: options.api, socket: options.socketPath).stream(path, token: try options.token()) { line in
+                if line.hasPrefix("data: ") {
+                    print(line.dropFirst(6))
+                    fflush(nil)
+                }
+            }
+        } catch {
+            fail(2, "\(error)")
         }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+}
+
+struct API: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "api", abstract: "Send one request to the control API and print the JSON reply (see docs/control-api.md).")
+    @OptionGroup var options: ControlOptions
+    @Argument(help: "GET, POST, PUT, PATCH or DELETE.") var method: String
+    @Argument(help: "The path, e.g. /keys/1/credentials.") var path: String
+    @Argument(help: "A JSON body.") var body: String?
+
+    func run() throws {
+        let json = try body.map { text -> Any in
+            guard let parsed = try? JSONSerialization.jsonObject(with: Data(text.utf8)) else { throw ValidationError("the body is not JSON") }
+            return parsed
         }
-        guard connected == 0 else {
-            throw Failure(description: "no vfido daemon answers on \(path) (is `vfido serve` running with this --state?)")
-        }
-        let request = Array((line + "\n").utf8)
-        guard write(fd, request, request.count) == request.count else { throw Failure(description: "write failed: errno \(errno)") }
-        var reply: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        while true {
-            let n = read(fd, &buffer, buffer.count)
-            if n <= 0 { break }
-            reply += buffer[0..<n]
-            if reply.contains(UInt8(ascii: "\n")) { break }
-        }
-        return String(decoding: reply, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        printJSON(try options.call(method.uppercased(), path, json))
     }
 }

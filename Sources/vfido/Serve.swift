@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bytes
+import ControlAPI
 import CTAP
 import Foundation
 import Logging
@@ -26,8 +27,12 @@ struct Serve: AsyncParsableCommand {
             approve` / `vfido deny`. The last two give up after --prompt-timeout \
             (CTAP2_ERR_USER_ACTION_TIMEOUT); platforms see KEEPALIVE UPNEEDED while they wait.
 
-            A control socket (<state>/control.sock, 0600) serves `vfido power-cycle`, \
-            `vfido approve`, `vfido deny` and `vfido prompts`.
+            The control API (HTTP+JSON; docs/control-api.md, /openapi.json) listens on \
+            127.0.0.1:8112 (--api) and on the Unix socket <state>/control.sock (0600). Every \
+            request needs the bearer token in <state>/control.token (0600). It adds and exports \
+            credentials, answers prompts, sets verification and response overrides, unplugs \
+            and power-cycles keys, streams events, and serves a web inspector at its root; \
+            `vfido approve`, `vfido events`, `vfido creds import` and the other commands use it.
 
             The bundled test relying party runs alongside on http://localhost:8080 (a demo page, \
             the Mosaic-style WebAuthn API, hosted registration and login pages); --no-rp turns \
@@ -98,8 +103,15 @@ struct Serve: AsyncParsableCommand {
     var promptTimeout: Double = 30
 
     @Option(name: .long, help: ArgumentHelp(
-        "The control socket (default <state>/control.sock; none with --ephemeral unless given).", valueName: "path"))
+        "The control API's Unix socket (default <state>/control.sock; with --ephemeral, in a private temporary directory).",
+        valueName: "path"))
     var control: String?
+
+    @Option(name: .long, help: ArgumentHelp("Where the control API listens over TCP (port 0: any free port).", valueName: "host:port"))
+    var api = HostPort(host: "127.0.0.1", port: ControlServer.defaultPort)
+
+    @Flag(name: .long, help: "No control API over TCP (the Unix socket stays).")
+    var noApi = false
 
     @Option(name: .long, help: ArgumentHelp(
         "Attestation for new credentials: packed (batch certificate chaining to `vfido attestation root`), self (packed, signed by the credential itself) or none.",
@@ -136,6 +148,9 @@ struct Serve: AsyncParsableCommand {
             if !noUsbip && !usbip.isLoopback {
                 throw ValidationError("--usbip \(usbip) is not a loopback address; add --allow-remote if you mean it (USB/IP has no authentication)")
             }
+            if !noApi && !api.isLoopback {
+                throw ValidationError("--api \(api) is not a loopback address; add --allow-remote if you mean it (the control API can add credentials)")
+            }
         }
         if !noRp { try rp.validate(allowRemote: allowRemote) }
         if noUdp && noUsbip && !uhid { throw ValidationError("--no-udp and --no-usbip together leave no way to reach the key") }
@@ -161,7 +176,6 @@ struct Serve: AsyncParsableCommand {
         configuration.manufacturer = manufacturer
         configuration.presence = presence
         configuration.promptTimeout = .milliseconds(Int(promptTimeout * 1000))
-        configuration.controlSocket = control
         configuration.authenticator.attestation = attestation
         configuration.authenticator.builtInUV = builtinUv
         configuration.authenticator.enterpriseAttestationRPIDs = enterpriseRp
@@ -180,6 +194,18 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("vfido serve: \(error)\n".utf8))
             throw ExitCode(1)
         }
+        let controlAPI: ControlServer.Running
+        do {
+            let directory = try stateOptions.directory ?? ControlServer.makeRuntimeDirectory()
+            controlAPI = try await ControlServer.start(
+                daemon: daemon, host: api.host, port: noApi ? nil : api.port,
+                socketPath: control ?? directory.appendingPathComponent(ControlServer.socketFileName).path,
+                directory: directory, removeDirectoryAtStop: stateOptions.directory == nil, logger: logger)
+        } catch {
+            FileHandle.standardError.write(Data("vfido serve: the control API did not start on \(api): \(error) (--api HOST:PORT picks another port, --no-api turns TCP off)\n".utf8))
+            await daemon.stop()
+            throw ExitCode(1)
+        }
         var relyingParty: RPServer.Running?
         var rpConfiguration: RPConfiguration?
         if !noRp {
@@ -189,11 +215,12 @@ struct Serve: AsyncParsableCommand {
                 rpConfiguration = rpConfig
             } catch {
                 FileHandle.standardError.write(Data("vfido serve: the relying party did not start on \(rp.address): \(error) (--no-rp skips it)\n".utf8))
+                await controlAPI.stop()
                 await daemon.stop()
                 throw ExitCode(1)
             }
         }
-        var lines = banner(daemon, configuration).components(separatedBy: "\n")
+        var lines = banner(daemon, configuration, controlAPI).components(separatedBy: "\n")
         if let relyingParty, let rpConfiguration {
             lines.insert(contentsOf: RPOptions.banner(relyingParty, rpConfiguration), at: lines.count - 1)
         }
@@ -203,12 +230,13 @@ struct Serve: AsyncParsableCommand {
         await termination.wait()
         logger.info("shutting down")
         await relyingParty?.stop()
+        await controlAPI.stop()
         await daemon.stop()
     }
 }
 
 extension Serve {
-    func banner(_ daemon: Daemon, _ configuration: DaemonConfiguration) -> String {
+    func banner(_ daemon: Daemon, _ configuration: DaemonConfiguration, _ controlAPI: ControlServer.Running) -> String {
         let usbipHost = usbip.host == "127.0.0.1" || usbip.host == "localhost" ? "127.0.0.1" : usbip.host
         let portFlag = usbip.port == 3240 ? "" : " --tcp-port \(usbip.port)"
         var lines = ["vfido \(VFIDO.version): \(keys == 1 ? "one virtual FIDO2 key is" : "\(keys) virtual FIDO2 keys are") ready",
@@ -233,8 +261,16 @@ extension Serve {
             lines.append("  python-fido2  CtapHidDevice over a UDP CtapHidConnection to \(udp) (see docs/usage.md)")
             lines.append("  libfido2      LD_PRELOAD=vfido_udp_shim.so fido2-token -I vfido-udp:\(udp)   (see docs/usage.md)")
         }
-        if let socket = configuration.controlSocketPath {
-            lines.append("  control       vfido power-cycle|approve|deny|prompts\(stateOptions.state.map { " --state \($0)" } ?? "")   (socket \(socket))")
+        let where_ = stateOptions.directory == nil
+            ? " --control \(controlAPI.socketPath ?? "") --token-file \(controlAPI.tokenPath)"
+            : stateOptions.state.map { " --state \($0)" } ?? ""
+        lines.append("  control       vfido approve|deny|prompts|presence|creds import|events|unplug|power-cycle\(where_)")
+        if let port = controlAPI.port {
+            let host = api.host == "0.0.0.0" ? "127.0.0.1" : api.host
+            lines.append("  control API   http://\(host):\(port)  (bearer token in \(controlAPI.tokenPath); docs/control-api.md)")
+            lines.append("  inspector     http://\(host):\(port)/?access_token=<the token>")
+        } else {
+            lines.append("  control API   on the socket \(controlAPI.socketPath ?? "") only (bearer token in \(controlAPI.tokenPath))")
         }
         lines.append("  attestation   vfido attestation root\(stateOptions.state.map { " --state \($0)" } ?? "")   (PEM for your RP's trust store)")
         lines.append("Stop with Ctrl-C.")

@@ -318,7 +318,7 @@ import CTAPWire
     @Test func deletedResidentCredentialCannotComeBackThroughTheAllowList() async throws {
         let f = try Fixture()
         let credential = try await register(f, rk: true)
-        try f.store.deleteResidentCredential(id: credential.credentialId)
+        try f.store.deleteCredential(id: credential.credentialId)
         #expect(try await f.call(0x02, .intMap(getAssertionRequest(allowList: [credential.credentialId]))).0 == .noCredentials)
     }
 }

@@ -238,7 +238,7 @@ struct PlatformPin {
         let descriptor = try #require(first?[int: 7])
         let update = CBORValue.intMap([(2, try #require(second?[int: 7])), (3, .textMap([("id", .bytes([1])), ("name", "renamed")]))])
         #expect(try await Self.call(f, token, 7, update).0 == .ok)
-        #expect(try f.store.residentCredential(id: try #require(second?[int: 7]?[text: "id"]?.bytesValue))?.userName == "renamed")
+        #expect(try f.store.storedCredential(id: try #require(second?[int: 7]?[text: "id"]?.bytesValue))?.userName == "renamed")
         let wrongUser = CBORValue.intMap([(2, descriptor), (3, .textMap([("id", .bytes([9]))]))])
         #expect(try await Self.call(f, token, 7, wrongUser).0 == .invalidParameter)
         #expect(try await Self.call(f, token, 6, .intMap([(2, descriptor)])).0 == .ok)

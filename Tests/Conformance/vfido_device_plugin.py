@@ -52,7 +52,7 @@ class VirtualKey:
         self.log_path = Path(tempfile.gettempdir()) / f"vfido-conformance-{self.port}.log"
         self.log = open(self.log_path, "wb")
         cmd = [str(VFIDO), "serve", "--ephemeral", "--udp", f"127.0.0.1:{self.port}", "--no-usbip", "--no-rp",
-               "--presence", "auto", "--enterprise-rp", EP_RP_ID]
+               "--presence", "auto", "--enterprise-rp", EP_RP_ID, "--no-api"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

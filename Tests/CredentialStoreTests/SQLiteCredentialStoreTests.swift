@@ -9,8 +9,8 @@ func temporaryDirectory() -> URL {
 }
 
 func sample(id: [UInt8] = [1, 2, 3], userId: [UInt8] = [9], rp: String = "example.com", key: [UInt8] = Array(repeating: 0x5A, count: 32),
-            createdAt: Double = 1) -> ResidentCredential {
-    ResidentCredential(id: id, rpId: rp, rpIdHash: Array(rp.utf8), rpName: "Example", userId: userId, userName: "alice",
+            createdAt: Double = 1) -> StoredCredential {
+    StoredCredential(id: id, rpId: rp, rpIdHash: Array(rp.utf8), rpName: "Example", userId: userId, userName: "alice",
                        userDisplayName: "Alice", algorithm: .es256, privateKey: key, credProtect: 1, createdAt: createdAt)
 }
 
@@ -23,7 +23,7 @@ func mode(_ url: URL) throws -> Int {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let store = try SQLiteCredentialStore(directory: dir)
-        try store.saveResidentCredential(sample())
+        try store.saveCredential(sample())
         #expect(try mode(dir) == 0o700)
         for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) {
             #expect(try mode(dir.appendingPathComponent(name)) == 0o600, "\(name)")
@@ -37,7 +37,7 @@ func mode(_ url: URL) throws -> Int {
         let secret = Array("MASTER-SECRET-MATERIAL-987654321".utf8)
         do {
             let store = try SQLiteCredentialStore(directory: dir)
-            try store.saveResidentCredential(sample(key: key))
+            try store.saveCredential(sample(key: key))
             try store.saveSecret("device", secret)
         }
         var everything = Data()
@@ -48,7 +48,7 @@ func mode(_ url: URL) throws -> Int {
         #expect(everything.range(of: Data(secret)) == nil)
         #expect(everything.range(of: Data("alice".utf8)) != nil)  // the check can find what is there
         let reopened = try SQLiteCredentialStore(directory: dir)
-        #expect(try reopened.residentCredential(id: [1, 2, 3])?.privateKey == key)
+        #expect(try reopened.storedCredential(id: [1, 2, 3])?.privateKey == key)
         #expect(try reopened.loadSecret("device") == secret)
     }
 
@@ -73,14 +73,14 @@ func mode(_ url: URL) throws -> Int {
 
     @Test func credentialsAreFoundByRPAndIdAndReplacedPerUser() throws {
         let store = try SQLiteCredentialStore.inMemory()
-        try store.saveResidentCredential(sample(id: [1], userId: [1], createdAt: 1))
-        try store.saveResidentCredential(sample(id: [2], userId: [2], createdAt: 2))
-        try store.saveResidentCredential(sample(id: [3], userId: [3], rp: "other.example"))
+        try store.saveCredential(sample(id: [1], userId: [1], createdAt: 1))
+        try store.saveCredential(sample(id: [2], userId: [2], createdAt: 2))
+        try store.saveCredential(sample(id: [3], userId: [3], rp: "other.example"))
         #expect(try store.residentCredentials(rpIdHash: Array("example.com".utf8)).map(\.id) == [[2], [1]])
-        try store.saveResidentCredential(sample(id: [4], userId: [1], createdAt: 3))  // same user: replaces [1]
+        try store.saveCredential(sample(id: [4], userId: [1], createdAt: 3))  // same user: replaces [1]
         #expect(try store.residentCredentials(rpIdHash: Array("example.com".utf8)).map(\.id) == [[4], [2]])
-        #expect(try store.residentCredential(id: [1]) == nil)
-        try store.deleteResidentCredential(id: [2])
+        #expect(try store.storedCredential(id: [1]) == nil)
+        try store.deleteCredential(id: [2])
         #expect(try store.allResidentCredentials().map(\.id).sorted { $0[0] < $1[0] } == [[3], [4]])
         #expect(try store.residentCredentialCount() == 2)
     }
@@ -89,7 +89,7 @@ func mode(_ url: URL) throws -> Int {
         let store = try SQLiteCredentialStore.inMemory()
         #expect(try store.incrementSignCount() == 1)
         #expect(try store.incrementSignCount() == 2)
-        try store.saveResidentCredential(sample())
+        try store.saveCredential(sample())
         try store.saveSecret("device", [1])
         try store.wipe()
         #expect(try store.allResidentCredentials().isEmpty)

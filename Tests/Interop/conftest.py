@@ -44,6 +44,8 @@ class Daemon:
     def start(self) -> None:
         self.log = open(self.log_path, "ab")
         cmd = [str(VFIDO), "serve", "--state", str(self.state), "--udp", f"127.0.0.1:{self.port}", *self.args]
+        if "--api" not in self.args and "--no-api" not in self.args:
+            cmd += ["--api", "127.0.0.1:0"]
         if "--usbip" not in self.args:
             cmd.append("--no-usbip")
         if "--no-rp" not in self.args and "--rp" not in self.args:

@@ -153,7 +153,8 @@ def test_control_policy_approve_deny_and_timeout(start_daemon):
     statuses = []
     done = in_background(lambda: ctap2.get_assertion(RP_ID, cdh(), on_keepalive=statuses.append))
     time.sleep(0.5)
-    assert "1 waiting; example.com wants to sign in" in vfido("prompts", "--state", str(d.state)).stdout
+    listed = vfido("prompts", "--state", str(d.state)).stdout
+    assert listed.startswith("1 waiting; [") and "example.com wants to sign in" in listed
     vfido("deny", "--state", str(d.state), "--wait", "10")
     _, error = done()
     assert error.code == CtapError.ERR.OPERATION_DENIED and UPNEEDED in statuses

@@ -142,6 +142,7 @@ extension Authenticator {
         pin.retries = StoredPin.maxRetries
         pin.forceChange = false
         try savePin()
+        emit(.pinSet)
     }
 
     func changePIN(_ r: ClientPINRequest) throws(CTAPError) {
@@ -166,6 +167,7 @@ extension Authenticator {
         pin.forceChange = false
         try savePin()
         pinSession.resetToken(random)
+        emit(.pinChanged)
     }
 
     func pinToken(_ r: ClientPINRequest) throws(CTAPError) -> ClientPINResponse {

@@ -16,8 +16,8 @@ extension SubcommandRequest where SubCommand == CredentialManagementSubCommand {
 
 /// What enumerateRPsGetNextRP / enumerateCredentialsGetNextCredential continue with.
 enum CredentialEnumeration {
-    case rps([ResidentCredential])
-    case credentials([ResidentCredential])
+    case rps([StoredCredential])
+    case credentials([StoredCredential])
 }
 
 /// What a credential-management subcommand answers; members it does not set are absent.
@@ -83,7 +83,8 @@ extension Authenticator {
             return try credentialEntry(first, total: credentials.count)
         case .deleteCredential:
             let credential = try storedCredential(named: request.param(.credentialID))
-            try storeCall { try store.deleteResidentCredential(id: credential.id) }
+            try storeCall { try store.deleteCredential(id: credential.id) }
+            emit(.credentialDeleted(CredentialSummary(credential, viaControl: false)))
             return nil
         case .updateUserInformation:
             var credential = try storedCredential(named: request.param(.credentialID))
@@ -95,7 +96,8 @@ extension Authenticator {
             }
             credential.userName = try user.optionalText("name")
             credential.userDisplayName = try user.optionalText("displayName")
-            try storeCall { try store.saveResidentCredential(credential) }
+            try storeCall { try store.saveCredential(credential) }
+            emit(.credentialUpdated(CredentialSummary(credential, viaControl: false)))
             return nil
         case .enumerateRPsGetNextRP, .enumerateCredentialsGetNextCredential:
             return nil  // handled above
@@ -110,9 +112,9 @@ extension Authenticator {
     }
 
     /// The stored credential a PublicKeyCredentialDescriptor names, within the token's RP.
-    func storedCredential(named descriptor: CBORValue) throws(CTAPError) -> ResidentCredential {
+    func storedCredential(named descriptor: CBORValue) throws(CTAPError) -> StoredCredential {
         let id = try CredentialDescriptor(descriptor).id
-        guard let credential = try storeCall({ try store.residentCredential(id: id) }) else {
+        guard let credential = try storeCall({ try store.storedCredential(id: id) }), credential.discoverable else {
             throw CTAPError(.noCredentials, "no such credential")
         }
         if let bound = pinSession.permissionsRPID, bound != credential.rpId { throw CTAPError(.pinAuthInvalid, "token is bound to \(bound)") }
@@ -135,12 +137,12 @@ extension Authenticator {
         }
     }
 
-    func rpEntry(_ c: ResidentCredential, total: Int?) -> CredentialManagementResponse {
+    func rpEntry(_ c: StoredCredential, total: Int?) -> CredentialManagementResponse {
         CredentialManagementResponse(rp: .textMap([("id", .text(c.rpId)), ("name", c.rpName.map(CBORValue.text))]),
                                      rpIDHash: c.rpIdHash, totalRPs: total)
     }
 
-    func credentialEntry(_ c: ResidentCredential, total: Int?) throws(CTAPError) -> CredentialManagementResponse {
+    func credentialEntry(_ c: StoredCredential, total: Int?) throws(CTAPError) -> CredentialManagementResponse {
         CredentialManagementResponse(
             user: c.userEntity(includeIdentifyingFields: true), credentialID: c.id,
             publicKey: try CredentialPrivateKey(algorithm: c.algorithm, raw: c.privateKey).publicKeyCOSE(),

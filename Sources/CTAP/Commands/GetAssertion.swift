@@ -27,6 +27,7 @@ struct GetAssertionRequest {
 /// What getNextAssertion continues with (CTAP 2.1 §6.3): valid for 30 s, and only directly
 /// after the getAssertion that made it.
 struct PendingAssertions {
+    var rpId: String
     var remaining: [AssertionCandidate]
     var clientDataHash: [UInt8]
     var rpIdHash: [UInt8]
@@ -114,7 +115,7 @@ extension Authenticator {
         }
         let total = candidates.count
         let pending = PendingAssertions(
-            remaining: Array(candidates.dropFirst()), clientDataHash: request.clientDataHash, rpIdHash: rpIdHash,
+            rpId: request.rpId, remaining: Array(candidates.dropFirst()), clientDataHash: request.clientDataHash, rpIdHash: rpIdHash,
             flags: flags, extensions: request.extensions, salts: salts, total: total, startedAt: clock.now)
         if total > 1 { pendingAssertions = pending }
         return try assertion(first, pending, numberOfCredentials: total > 1 ? total : nil)
@@ -123,16 +124,26 @@ extension Authenticator {
     /// Signs one assertion: authData || clientDataHash with the credential's key, with the
     /// extension outputs this credential has.
     func assertion(_ candidate: AssertionCandidate, _ context: PendingAssertions, numberOfCredentials: Int?) throws(CTAPError) -> GetAssertionResponse {
-        let flags = context.flags
+        var flags = context.flags
+        let backupEligible = candidate.resident?.backupEligible ?? config.defaultBackupEligibility
+        let backupState = candidate.resident?.backupState ?? config.defaultBackupState
+        if backupEligible { flags.insert(.backupEligible) }
+        if backupEligible && backupState { flags.insert(.backedUp) }
         var outputs = ExtensionOutputs()
         if context.extensions.credBlob { outputs.add("credBlob", .bytes(candidate.source.credBlob)) }
         if let salts = context.salts, candidate.source.hmacSecret {
             let credRandom = credentialSecrets.credRandom(credentialId: candidate.id, userVerified: flags.contains(.userVerified))
             outputs.add("hmac-secret", .bytes(try salts.output(credRandom: credRandom, iv: random.bytes(16))))
         }
-        let authData = AuthenticatorData(rpIdHash: context.rpIdHash, flags: flags, signCount: try nextSignCount(),
+        // A credential with its own counter (added or changed through the control API) counts alone.
+        let signCount = candidate.resident?.signCount != nil
+            ? try storeCall { try store.incrementSignCount(credentialId: candidate.id) } : try nextSignCount()
+        let authData = AuthenticatorData(rpIdHash: context.rpIdHash, flags: responseOverrides.apply(to: flags), signCount: signCount,
                                          extensions: outputs.cbor?.encoded)
-        let signature = try candidate.key.sign(authData.bytes + context.clientDataHash)
+        let signature = responseOverrides.apply(toSignature: try candidate.key.sign(authData.bytes + context.clientDataHash))
+        emit(.credentialAsserted(CredentialSummary(
+            id: candidate.id, rpId: context.rpId, userId: candidate.resident?.userId, userName: candidate.resident?.userName,
+            discoverable: candidate.source.isResident, signCount: signCount)))
         let largeBlobKey = context.extensions.largeBlobKey && candidate.resident != nil
         return GetAssertionResponse(
             credentialID: candidate.id, authData: authData.bytes, signature: signature,

@@ -156,11 +156,13 @@ extension Authenticator {
                                       credBlob: credBlob ?? [])
         let credentialId = try sealer.seal(source, rpIdHash: rpIdHash, nonce: random.bytes(12))
         if residentKey {
-            let credential = ResidentCredential(
+            var credential = StoredCredential(
                 id: credentialId, rpId: request.rpId, rpIdHash: rpIdHash, rpName: request.rpName, userId: request.userId,
                 userName: request.userName, userDisplayName: request.userDisplayName, algorithm: algorithm,
                 privateKey: privateKey.raw, credProtect: credProtect, createdAt: clock.date.timeIntervalSince1970)
-            try storeCall { try store.saveResidentCredential(credential) }
+            credential.backupEligible = config.defaultBackupEligibility
+            credential.backupState = config.defaultBackupState
+            try storeCall { try store.saveCredential(credential) }
         } else if source.keyIsDetached {
             try storeCall { try store.saveDetachedKey(id: credentialId, privateKey: privateKey.raw) }
         }
@@ -176,12 +178,17 @@ extension Authenticator {
         if extensions.minPinLength && settings.minPinLengthRPIDs.contains(request.rpId) {
             outputs.add("minPinLength", .int(pin.minLength))
         }
+        if config.defaultBackupEligibility { flags.insert(.backupEligible) }
+        if config.defaultBackupEligibility && config.defaultBackupState { flags.insert(.backedUp) }
+        let signCount = try nextSignCount()
         let authData = AuthenticatorData(
-            rpIdHash: rpIdHash, flags: flags, signCount: try nextSignCount(),
+            rpIdHash: rpIdHash, flags: responseOverrides.apply(to: flags), signCount: signCount,
             attestedCredential: (config.aaguid, credentialId, try privateKey.publicKeyCOSE().encoded),
             extensions: outputs.cbor?.encoded)
         let (format, statement) = try attest(authData.bytes, clientDataHash: request.clientDataHash, credentialKey: privateKey,
                                              preference: request.attestationFormatsPreference, enterprise: enterprise)
+        emit(.credentialAdded(CredentialSummary(id: credentialId, rpId: request.rpId, userId: request.userId,
+                                                userName: request.userName, discoverable: residentKey, signCount: signCount)))
         return MakeCredentialResponse(
             format: format, authData: authData.bytes, attestationStatement: statement, enterpriseAttestation: enterprise,
             largeBlobKey: extensions.largeBlobKey ? credentialSecrets.largeBlobKey(credentialId: credentialId) : nil)

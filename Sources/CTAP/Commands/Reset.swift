@@ -8,6 +8,12 @@ extension Authenticator {
             throw CTAPError(.notAllowed, "reset is only allowed within \(window) of power-up")
         }
         try await requireUserPresence(UserPresenceRequest(operation: .reset))
+        try factoryReset()
+    }
+
+    /// What authenticatorReset does once allowed and approved; the control API calls it
+    /// directly (a test's reset needs neither the window nor a touch).
+    public func factoryReset() throws(CTAPError) {
         var fresh = secrets
         fresh.masterKey = random.bytes(32)
         try storeCall {
@@ -22,5 +28,6 @@ extension Authenticator {
         settings = DeviceSettings()
         pin = StoredPin()
         pinSession = PinUvSession(random: random)
+        emit(.reset)
     }
 }

@@ -1,0 +1,61 @@
+"""pytest fixtures for tests that drive vfido (enable with `-p pytest_vfido`, clients/python on
+sys.path, and VFIDO_BIN naming the binary).
+
+    def test_login(vfido_key):
+        vfido_key.add_credential(credential_id=..., rp_id="example.com", private_key=pkcs8)
+        ...
+        vfido_key.approve(wait=10)
+
+`vfido_daemon` is one daemon for the session; `vfido_key` is its key 1, factory-reset and put
+back to automatic presence, verified UV and no overrides before each test, so every test starts
+from a fresh key.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+from pathlib import Path
+
+import pytest
+
+from vfido_control import VfidoControl, VfidoDaemon
+
+
+class VfidoKey:
+    """One key of a daemon: the client's calls with the key number filled in."""
+
+    def __init__(self, daemon: VfidoDaemon, number: int = 1):
+        self.daemon = daemon
+        self.number = number
+        self.control: VfidoControl = daemon.control
+
+    @property
+    def udp_port(self) -> int | None:
+        return self.daemon.udp_port
+
+    def __getattr__(self, name):
+        method = getattr(self.control, name)
+        if next(iter(inspect.signature(method).parameters), None) != "key":
+            return method  # not per key (events, recent_events, ...)
+        return lambda *args, **kwargs: method(self.number, *args, **kwargs)
+
+
+def _vfido_bin() -> Path:
+    return Path(os.environ.get("VFIDO_BIN", ".build/debug/vfido")).resolve()
+
+
+@pytest.fixture(scope="session")
+def vfido_daemon():
+    daemon = VfidoDaemon.start(_vfido_bin(), "--reset-window", "0")
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture
+def vfido_key(vfido_daemon) -> VfidoKey:
+    key = VfidoKey(vfido_daemon)
+    key.control.reset(1)
+    key.control.set_presence(1, policy="auto", user_verified=True, touching=False)
+    key.control.set_overrides(1, bogus_signature=False, bad_uv=False, bad_up=False)
+    key.control.clear_credentials(1)
+    return key
