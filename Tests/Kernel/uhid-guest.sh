@@ -17,7 +17,7 @@ wait_for() {  # path, present|absent, tenths of a second
     return 1
 }
 start_vfido() {
-    chroot /hostroot "$VFIDO" serve --uhid --ephemeral --no-udp --no-rp > /tmp/vfido.log 2>&1 &
+    XDG_RUNTIME_DIR=/run chroot /hostroot "$VFIDO" serve --uhid --ephemeral --no-udp --no-rp --no-api > /tmp/vfido.log 2>&1 &
     VFIDO_PID=$!
 }
 wait_for_key() {  # fails at once if vfido dies before its hidraw node appears
@@ -36,6 +36,9 @@ modprobe 9pnet_virtio; modprobe 9p
 mkdir -p /hostroot
 mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /hostroot || fail "mounting the host's / over 9p"
 for d in dev proc sys; do mount --bind /$d /hostroot/$d || fail "bind /$d"; done
+# The ephemeral daemon keeps its control socket and token in a private directory under
+# $XDG_RUNTIME_DIR: a tmpfs on /run, since the share is read-only.
+mount -t tmpfs run /hostroot/run || fail "tmpfs on /hostroot/run"
 # (No tmpfs over /hostroot/tmp: the checkout under test may live in the host's /tmp, and an
 # --ephemeral vfido writes nothing.)
 step "host root shared"
