@@ -166,7 +166,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ControlAPITests", dependencies: [
-            "ControlAPI", "VirtualKey",
+            "Bytes", "ControlAPI", "VirtualKey",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),

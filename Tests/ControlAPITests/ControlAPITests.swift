@@ -1,3 +1,4 @@
+import Bytes
 @testable import ControlAPI
 import Crypto
 import Foundation
@@ -50,7 +51,7 @@ typealias JSON = [String: Any]
 
     static func credential(id: String = "Y3JlZC0x", resident: Bool = false) -> JSON {
         var c: JSON = ["credentialId": id, "isResidentCredential": resident, "rpId": "example.com",
-                       "privateKey": Data(P256.Signing.PrivateKey().derRepresentation).base64URL, "signCount": 7]
+                       "privateKey": Base64URL.encode(P256.Signing.PrivateKey().derRepresentation), "signCount": 7]
         if resident { c["userHandle"] = "dXNlcg"; c["userName"] = "alice" }
         return c
     }
@@ -168,7 +169,7 @@ typealias JSON = [String: Any]
             bad["privateKey"] = "AAAA"
             try await api.call(.post, "/keys/1/credentials", bad, status: .badRequest, code: "invalid_private_key")
             bad = Self.credential()
-            bad["privateKey"] = Data(P521.Signing.PrivateKey().derRepresentation).base64URL
+            bad["privateKey"] = Base64URL.encode(P521.Signing.PrivateKey().derRepresentation)
             try await api.call(.post, "/keys/1/credentials", bad, status: .badRequest, code: "unsupported_key_type")
             bad = Self.credential()
             bad["largeBlob"] = "AAAA"
@@ -186,12 +187,5 @@ typealias JSON = [String: Any]
             try await api.call(.post, "/keys/1/credentials", Self.credential(), status: .conflict, code: "credential_conflict")
             #expect((try await api.call(.get, "/keys/1/credentials") as? [JSON])?.count == 1)
         }
-    }
-}
-
-extension Data {
-    var base64URL: String {
-        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
     }
 }
