@@ -11,6 +11,12 @@ public struct AuthenticatorData: Sendable {
         public static let backedUp = Flags(rawValue: 0x10)
         public static let attestedCredentialData = Flags(rawValue: 0x40)
         public static let extensionData = Flags(rawValue: 0x80)
+
+        /// BE, and BS only with BE (WebAuthn L3 §6.1.3: a credential that cannot be backed up is not).
+        mutating func insertBackup(eligible: Bool, state: Bool) {
+            if eligible { insert(.backupEligible) }
+            if eligible && state { insert(.backedUp) }
+        }
     }
 
     public let bytes: [UInt8]

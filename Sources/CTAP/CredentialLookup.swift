@@ -9,7 +9,9 @@ struct AssertionCandidate {
     var source: CredentialSource
     var key: CredentialPrivateKey
     /// The stored credential, when the store keeps one (discoverable, or added by the control API).
-    var resident: StoredCredential?
+    var stored: StoredCredential?
+    /// The stored credential when it is discoverable: what answers with a user entity and a largeBlobKey.
+    var resident: StoredCredential? { stored?.discoverable == true ? stored : nil }
 }
 
 extension Authenticator {
@@ -34,7 +36,7 @@ extension Authenticator {
             key = stored
         }
         return AssertionCandidate(id: credentialId, source: source, key: try CredentialPrivateKey(algorithm: source.algorithm, raw: key),
-                                  resident: resident)
+                                  stored: resident)
     }
 
     /// A stored credential as an assertion candidate. The ID of one this key made carries the
@@ -45,6 +47,6 @@ extension Authenticator {
                                 credProtect: credential.credProtect)
         return AssertionCandidate(id: credential.id, source: source,
                                   key: try CredentialPrivateKey(algorithm: credential.algorithm, raw: credential.privateKey),
-                                  resident: credential)
+                                  stored: credential)
     }
 }

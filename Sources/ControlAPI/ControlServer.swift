@@ -93,10 +93,7 @@ public enum ControlServer {
             chmod(url.path, 0o600)
             return text
         }
-        var bytes = [UInt8](repeating: 0, count: 32)
-        var generator = SystemRandomNumberGenerator()
-        for i in bytes.indices { bytes[i] = generator.next() }
-        let token = Base64URL.encode(bytes)
+        let token = Base64URL.encode(SystemRandom().bytes(32))
         let fd = open(url.path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw APIError(.internalServerError, "token_unwritable", "cannot write \(url.path): errno \(errno)") }
         fchmod(fd, 0o600)

@@ -44,7 +44,9 @@ public final class EventHub: @unchecked Sendable {
 
     private let lock = NSLock()
     private var sequence = 0
+    /// The latest events in a ring: `recent[next]` is the oldest once it is full.
     private var recent: [KeyEvent] = []
+    private var next = 0
     private var subscribers: [ObjectIdentifier: Subscription] = [:]
 
     public init() {}
@@ -53,8 +55,12 @@ public final class EventHub: @unchecked Sendable {
         let (event, targets) = lock.withLock { () -> (KeyEvent, [Subscription]) in
             sequence += 1
             let event = KeyEvent(sequence: sequence, time: Date(), key: key, kind: kind)
-            recent.append(event)
-            if recent.count > Self.recentLimit { recent.removeFirst(recent.count - Self.recentLimit) }
+            if recent.count < Self.recentLimit {
+                recent.append(event)
+            } else {
+                recent[next] = event
+                next = (next + 1) % Self.recentLimit
+            }
             return (event, Array(subscribers.values))
         }
         for subscriber in targets {
@@ -68,7 +74,7 @@ public final class EventHub: @unchecked Sendable {
 
     /// The latest events, oldest first, after `sequence` if given.
     public func recentEvents(after sequence: Int = 0) -> [KeyEvent] {
-        lock.withLock { recent.filter { $0.sequence > sequence } }
+        lock.withLock { orderedRecent.filter { $0.sequence > sequence } }
     }
 
     /// A live feed, starting with the recent events after `replayAfter` (nil: none).
@@ -76,12 +82,15 @@ public final class EventHub: @unchecked Sendable {
         let subscription = Subscription()
         lock.withLock {
             if let replayAfter {
-                for event in recent where event.sequence > replayAfter { subscription.continuation.yield(event) }
+                for event in orderedRecent where event.sequence > replayAfter { subscription.continuation.yield(event) }
             }
             subscribers[ObjectIdentifier(subscription)] = subscription
         }
         return subscription
     }
+
+    /// The ring, oldest first (under the lock).
+    private var orderedRecent: [KeyEvent] { Array(recent[next...] + recent[..<next]) }
 
     public func unsubscribe(_ subscription: Subscription) {
         _ = lock.withLock { subscribers.removeValue(forKey: ObjectIdentifier(subscription)) }

@@ -125,10 +125,8 @@ extension Authenticator {
     /// extension outputs this credential has.
     func assertion(_ candidate: AssertionCandidate, _ context: PendingAssertions, numberOfCredentials: Int?) throws(CTAPError) -> GetAssertionResponse {
         var flags = context.flags
-        let backupEligible = candidate.resident?.backupEligible ?? config.defaultBackupEligibility
-        let backupState = candidate.resident?.backupState ?? config.defaultBackupState
-        if backupEligible { flags.insert(.backupEligible) }
-        if backupEligible && backupState { flags.insert(.backedUp) }
+        flags.insertBackup(eligible: candidate.stored?.backupEligible ?? config.defaultBackupEligibility,
+                           state: candidate.stored?.backupState ?? config.defaultBackupState)
         var outputs = ExtensionOutputs()
         if context.extensions.credBlob { outputs.add("credBlob", .bytes(candidate.source.credBlob)) }
         if let salts = context.salts, candidate.source.hmacSecret {
@@ -136,13 +134,13 @@ extension Authenticator {
             outputs.add("hmac-secret", .bytes(try salts.output(credRandom: credRandom, iv: random.bytes(16))))
         }
         // A credential with its own counter (added or changed through the control API) counts alone.
-        let signCount = candidate.resident?.signCount != nil
+        let signCount = candidate.stored?.signCount != nil
             ? try storeCall { try store.incrementSignCount(credentialId: candidate.id) } : try nextSignCount()
         let authData = AuthenticatorData(rpIdHash: context.rpIdHash, flags: responseOverrides.apply(to: flags), signCount: signCount,
                                          extensions: outputs.cbor?.encoded)
         let signature = responseOverrides.apply(toSignature: try candidate.key.sign(authData.bytes + context.clientDataHash))
         emit(.credentialAsserted(CredentialSummary(
-            id: candidate.id, rpId: context.rpId, userId: candidate.resident?.userId, userName: candidate.resident?.userName,
+            id: candidate.id, rpId: context.rpId, userId: candidate.stored?.userId, userName: candidate.stored?.userName,
             discoverable: candidate.source.isResident, signCount: signCount)))
         let largeBlobKey = context.extensions.largeBlobKey && candidate.resident != nil
         return GetAssertionResponse(

@@ -178,8 +178,7 @@ extension Authenticator {
         if extensions.minPinLength && settings.minPinLengthRPIDs.contains(request.rpId) {
             outputs.add("minPinLength", .int(pin.minLength))
         }
-        if config.defaultBackupEligibility { flags.insert(.backupEligible) }
-        if config.defaultBackupEligibility && config.defaultBackupState { flags.insert(.backedUp) }
+        flags.insertBackup(eligible: config.defaultBackupEligibility, state: config.defaultBackupState)
         let signCount = try nextSignCount()
         let authData = AuthenticatorData(
             rpIdHash: rpIdHash, flags: responseOverrides.apply(to: flags), signCount: signCount,
