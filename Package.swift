@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "CTAPWire"),
         // The authenticator core: a pure state machine over injected environment protocols.
         .target(name: "CTAP", dependencies: [
-            "Bytes", "CBOR", "CTAPWire",
+            "Bytes", "CBOR", "CTAPWire", "CZlib",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CryptoExtras", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
@@ -56,6 +56,8 @@ let package = Package(
         .target(name: "UHID", dependencies: ["Bytes"]),
         // SQLite from the system (libsqlite3-dev).
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // zlib from the system (zlib1g-dev): raw DEFLATE for large blobs (WebAuthn §10.1.5).
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // A thin typed wrapper over SQLite, shared by the key's store and the RP's.
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         // Durable, encrypted implementation of CTAP.CredentialStore.

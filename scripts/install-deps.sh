@@ -20,7 +20,7 @@ apt_install() {
     apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-build_packages=(libsqlite3-dev libcurl4)  # libcurl4: Foundation's URLSession (vfido e2e)
+build_packages=(libsqlite3-dev zlib1g-dev libcurl4)  # zlib: large blobs (DEFLATE); libcurl4: Foundation's URLSession (vfido e2e)
 # usbip (host list + guest), fido2-tools (guest), qemu + busybox + cpio (the guest itself)
 kernel_packages=(usbip fido2-tools qemu-system-x86 busybox-static cpio)
 # the libfido2/OpenSSH tier: the tools, the header and a compiler for the shim, ssh-keygen

@@ -31,6 +31,8 @@ public struct AuthenticatorConfig: Sendable {
     public var maxSerializedLargeBlobArray: Int
     /// How many RP IDs setMinPINLength may name.
     public var maxRPIDsForSetMinPINLength: Int
+    /// What the key implements: protocol generation, discoverable credentials, extensions.
+    public var features = KeyFeatures()
 
     /// vfido's AAGUID: fixed so relying parties can recognise the model.
     public static let defaultAAGUID: [UInt8] = [
@@ -76,7 +78,7 @@ public struct CTAPExchange: Sendable {
 /// (CTAPHID allows one transaction at a time), so actor reentrancy at a user-presence await
 /// never interleaves two commands.
 public actor Authenticator {
-    public let config: AuthenticatorConfig
+    public nonisolated let config: AuthenticatorConfig
     let store: CredentialStore
     let presence: UserPresence
     let random: RandomSource
@@ -179,6 +181,9 @@ public actor Authenticator {
             throw CTAPError(.invalidCommand, "unknown command 0x" + [commandByte].hex)
         }
         if command != .getNextAssertion { pendingAssertions = nil }
+        guard config.features.implements(command) else {
+            throw CTAPError(.invalidCommand, "command \(command) is not implemented by a \(config.features.level.rawValue) key")
+        }
         if command != .credentialManagement && command != .credentialManagementPreview { pendingEnumeration = nil }
         return try Command(command, parameters: body)
     }

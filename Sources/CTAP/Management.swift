@@ -19,10 +19,13 @@ public struct CredentialImport: Sendable {
     public var signCount: UInt32
     public var backupEligible: Bool
     public var backupState: Bool
+    /// The credential's large blob (uncompressed), written into the large-blob array.
+    public var largeBlob: [UInt8]?
 
     public init(id: [UInt8], rpId: String, discoverable: Bool, privateKey: CredentialPrivateKey, userId: [UInt8]? = nil,
                 userName: String? = nil, userDisplayName: String? = nil, signCount: UInt32 = 0,
-                backupEligible: Bool = false, backupState: Bool = false) {
+                backupEligible: Bool = false, backupState: Bool = false, largeBlob: [UInt8]? = nil) {
+        self.largeBlob = largeBlob
         self.id = id
         self.rpId = rpId
         self.discoverable = discoverable
@@ -82,8 +85,13 @@ extension Authenticator {
         guard !new.rpId.isEmpty, new.rpId.utf8.count <= 253 else { throw .invalid("rpId must be 1 to 253 bytes") }
         let userId = new.userId ?? []
         if new.discoverable && userId.isEmpty { throw .invalid("a resident credential needs a userHandle") }
+        if new.discoverable && !config.features.residentKeys { throw .invalid("this key has no discoverable credentials (hasResidentKey false)") }
         guard userId.count <= 64 else { throw .invalid("userHandle must be at most 64 bytes") }
         if new.backupState && !new.backupEligible { throw .invalid("backupState needs backupEligibility") }
+        if new.largeBlob != nil {
+            guard config.features.largeBlobs && config.features.isCTAP2_1 else { throw .invalid("this key has no large blobs (hasLargeBlob false)") }
+            guard new.discoverable else { throw .invalid("a large blob needs a resident credential (largeBlobKey is for discoverable ones)") }
+        }
         let rpIdHash = Digest.sha256(new.rpId)
         if try managed({ try store.storedCredential(id: new.id) }) != nil {
             throw .conflict("a credential with this ID is stored already; remove it first")
@@ -108,6 +116,12 @@ extension Authenticator {
         credential.backupEligible = new.backupEligible
         credential.backupState = new.backupState
         try managed { try store.saveCredential(credential) }
+        if let blob = new.largeBlob {
+            do { try setLargeBlob(blob, credentialId: new.id) } catch {
+                try? store.deleteCredential(id: new.id)  // refused as a whole: nothing stays behind
+                throw error
+            }
+        }
         emit(.credentialAdded(CredentialSummary(credential, viaControl: true)))
         return credential
     }
@@ -130,6 +144,10 @@ extension Authenticator {
     public func removeStoredCredential(id: [UInt8]) throws(ManagementError) {
         let credential = try storedCredential(id: id)
         try managed { try store.deleteCredential(id: id) }
+        // Its large blob would be unreadable garbage in the array from now on.
+        if credential.discoverable && config.features.largeBlobs, (try? largeBlob(credentialId: id)) != nil {
+            try setLargeBlob(nil, credentialId: id)
+        }
         emit(.credentialDeleted(CredentialSummary(credential, viaControl: true)))
     }
 
@@ -144,7 +162,7 @@ extension Authenticator {
         return all.count
     }
 
-    private func managed<T>(_ body: () throws -> T) throws(ManagementError) -> T {
+    func managed<T>(_ body: () throws -> T) throws(ManagementError) -> T {
         do { return try body() } catch {
             throw .storage("credential store: \(error)")
         }

@@ -58,20 +58,128 @@ enum ControlJSON {
 struct KeyJSON: Encodable {
     var key: Int
     var serialNumber: String
-    var protocolVersion = "ctap2_1"
+    /// WebDriver's protocol names: ctap1/u2f, ctap2 (2.0), ctap2_1.
+    var protocolVersion: String
     var transport = "usb"
+    /// Added through the API (in memory, removable) rather than started with the daemon.
+    var addedAtRuntime: Bool
     var aaguid: String
     var plugged: Bool
     var usbipBusId: String?
     var usbipAttached: Bool?
     var udpPort: Int?
     var hidraw: Bool
-    var hasResidentKey = true
+    var hasResidentKey: Bool
     var hasUserVerification: Bool
+    var hasLargeBlob: Bool
+    /// The CTAP extensions the key processes.
+    var extensions: [String]
+    var defaultBackupEligibility: Bool
+    var defaultBackupState: Bool
     var presence: PresenceJSON
     var responseOverrides: OverridesJSON
     var storedCredentials: Int
     var maxResidentCredentials: Int
+}
+
+/// A key to add: WebDriver's authenticator configuration (Web Authentication L3 §11.3) and
+/// CDP's VirtualAuthenticatorOptions, whichever names a test already uses. Absent options give
+/// vfido's full key: CTAP 2.1, discoverable credentials, every extension.
+struct KeyRequest: ControlRequest {
+    var `protocol`: String?
+    /// CDP: with protocol "ctap2", ctap2_0 or ctap2_1.
+    var ctap2Version: String?
+    var transport: String?
+    var hasResidentKey: Bool?
+    var hasUserVerification: Bool?
+    var isUserConsenting: Bool?
+    /// CDP's name for isUserConsenting.
+    var automaticPresenceSimulation: Bool?
+    var isUserVerified: Bool?
+    var extensions: [String]?
+    var hasLargeBlob: Bool?
+    var hasCredBlob: Bool?
+    var hasMinPinLength: Bool?
+    var hasPrf: Bool?
+    var hasHmacSecret: Bool?
+    var defaultBackupEligibility: Bool?
+    var defaultBackupState: Bool?
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case `protocol`, ctap2Version, transport, hasResidentKey, hasUserVerification, isUserConsenting,
+             automaticPresenceSimulation, isUserVerified, extensions, hasLargeBlob, hasCredBlob, hasMinPinLength, hasPrf,
+             hasHmacSecret, defaultBackupEligibility, defaultBackupState
+    }
+
+    /// WebDriver's extension identifiers (and CTAP's own names) -> the CTAP extensions they mean.
+    static let extensionNames: [String: Set<String>] = [
+        "credBlob": ["credBlob"], "credProtect": ["credProtect"], "largeBlob": ["largeBlobKey"], "largeBlobKey": ["largeBlobKey"],
+        "minPinLength": ["minPinLength"], "prf": ["hmac-secret", "hmac-secret-mc"], "hmac-secret": ["hmac-secret", "hmac-secret-mc"],
+        "hmac-secret-mc": ["hmac-secret-mc"],
+    ]
+
+    func keyOptions() throws -> KeyOptions {
+        var options = KeyOptions()
+        var features = KeyFeatures()
+        switch (`protocol`, ctap2Version) {
+        case (nil, nil), ("ctap2_1", nil), ("ctap2", "ctap2_1"): features.level = .ctap2_1
+        case ("ctap2", nil), ("ctap2", "ctap2_0"): features.level = .ctap2_0
+        case ("ctap1/u2f", nil), ("u2f", nil): features.level = .u2f
+        default:
+            throw APIError(.badRequest, "invalid_field",
+                           "protocol must be ctap1/u2f, ctap2 or ctap2_1 (ctap2Version ctap2_0 or ctap2_1 with protocol ctap2), not \(`protocol` ?? "none")/\(ctap2Version ?? "none")")
+        }
+        if let transport, transport != "usb" {
+            throw APIError(.badRequest, "unsupported_field", "vfido is a USB key: transport must be usb, not \"\(transport)\"")
+        }
+        if let names = extensions {
+            var enabled: Set<String> = []
+            for name in names {
+                guard let meant = Self.extensionNames[name] else {
+                    throw APIError(.badRequest, "invalid_field",
+                                   "unknown extension \"\(name)\" (known: \(Self.extensionNames.keys.sorted().joined(separator: ", ")))")
+                }
+                enabled.formUnion(meant)
+            }
+            features.extensions = enabled
+            features.largeBlobs = enabled.contains("largeBlobKey")
+        }
+        func toggle(_ on: Bool?, _ names: Set<String>) {
+            guard let on else { return }
+            if on { features.extensions.formUnion(names) } else { features.extensions.subtract(names) }
+        }
+        toggle(hasCredBlob, ["credBlob"])
+        toggle(hasMinPinLength, ["minPinLength"])
+        toggle(hasPrf, ["hmac-secret", "hmac-secret-mc"])
+        toggle(hasHmacSecret, ["hmac-secret", "hmac-secret-mc"])
+        toggle(hasLargeBlob, ["largeBlobKey"])
+        if let hasLargeBlob { features.largeBlobs = hasLargeBlob }
+        features.residentKeys = hasResidentKey ?? (features.level != .u2f)
+        if features.level == .u2f {
+            if features.residentKeys { throw APIError(.badRequest, "invalid_field", "a ctap1/u2f key has no discoverable credentials") }
+            if hasUserVerification == true { throw APIError(.badRequest, "invalid_field", "a ctap1/u2f key has no user verification") }
+        }
+        if features.largeBlobs && features.level != .ctap2_1 {
+            if hasLargeBlob == true { throw APIError(.badRequest, "invalid_field", "large blobs are CTAP 2.1: protocol must be ctap2_1") }
+            features.largeBlobs = false
+        }
+        if features.largeBlobs && !features.residentKeys {
+            if hasLargeBlob == true { throw APIError(.badRequest, "invalid_field", "large blobs need discoverable credentials (hasResidentKey)") }
+            features.largeBlobs = false
+        }
+        if isUserConsenting != nil && automaticPresenceSimulation != nil && isUserConsenting != automaticPresenceSimulation {
+            throw APIError(.badRequest, "invalid_field", "isUserConsenting and automaticPresenceSimulation disagree")
+        }
+        if defaultBackupState == true && defaultBackupEligibility != true {
+            throw APIError(.badRequest, "invalid_field", "defaultBackupState needs defaultBackupEligibility")
+        }
+        options.features = features
+        options.builtInUV = hasUserVerification ?? false
+        options.presence = (isUserConsenting ?? automaticPresenceSimulation ?? true) ? .auto : .control
+        options.userVerified = isUserVerified ?? true
+        options.defaultBackupEligibility = defaultBackupEligibility ?? false
+        options.defaultBackupState = defaultBackupState ?? false
+        return options
+    }
 }
 
 struct PresenceJSON: Codable {
@@ -155,9 +263,6 @@ struct CredentialRequest: ControlRequest {
     }
 
     func credentialImport() throws -> CredentialImport {
-        if largeBlob != nil {
-            throw APIError(.badRequest, "unsupported_field", "largeBlob cannot be set through the API yet; write it with authenticatorLargeBlobs")
-        }
         let key: CredentialPrivateKey
         do {
             key = try CredentialPrivateKey(pkcs8: try ControlJSON.bytes(privateKey, field: "privateKey"))
@@ -171,7 +276,7 @@ struct CredentialRequest: ControlRequest {
             id: try ControlJSON.bytes(credentialId, field: "credentialId"), rpId: rpId, discoverable: isResidentCredential,
             privateKey: key, userId: try userHandle.map { try ControlJSON.bytes($0, field: "userHandle") }, userName: userName,
             userDisplayName: userDisplayName, signCount: UInt32(signCount ?? 0), backupEligible: backupEligibility ?? false,
-            backupState: backupState ?? false)
+            backupState: backupState ?? false, largeBlob: try largeBlob.map { try ControlJSON.bytes($0, field: "largeBlob") })
     }
 }
 
@@ -204,9 +309,12 @@ struct CredentialJSON: Encodable {
     /// The COSE_Key, base64url.
     var publicKey: String
     var createdAt: String
+    /// The credential's large blob, uncompressed, when the large-blob array holds one for it.
+    var largeBlob: String?
     var privateKey: String?
 
-    init(_ c: StoredCredential, includePrivateKey: Bool) throws {
+    init(_ c: StoredCredential, largeBlob blob: [UInt8]? = nil, includePrivateKey: Bool) throws {
+        largeBlob = blob.map(Base64URL.encode)
         let key = try CredentialPrivateKey(algorithm: c.algorithm, raw: c.privateKey)
         credentialId = Base64URL.encode(c.id)
         isResidentCredential = c.discoverable

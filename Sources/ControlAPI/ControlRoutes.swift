@@ -22,7 +22,22 @@ struct ControlRoutes: Sendable {
                 Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
             }),
             (.get, "/keys", { _, _ in try ControlJSON.response(await daemon.keys.asyncMap(describe)) }),
+            (.post, "/keys", { r, _ in
+                let body = try ControlJSON.decode(KeyRequest.self, from: try await Self.body(r))
+                let options = try body.keyOptions()
+                let key: RunningKey
+                do { key = try await daemon.addKey(options) } catch {
+                    throw APIError(.conflict, "key_not_added", "\(error)")
+                }
+                return try ControlJSON.response(await describe(key), status: .created)
+            }),
             (.get, "/keys/{key}", { _, c in try ControlJSON.response(await describe(try key(c))) }),
+            (.delete, "/keys/{key}", { _, c in
+                do { try await daemon.removeKey(try key(c)) } catch let error as DaemonError {
+                    throw APIError(.conflict, "key_not_removable", error.description)
+                }
+                return Response(status: .noContent)
+            }),
             (.post, "/keys/{key}/power-cycle", { _, c in
                 let key = try key(c)
                 await daemon.powerCycle(key)
@@ -49,20 +64,20 @@ struct ControlRoutes: Sendable {
             }),
             (.get, "/keys/{key}/presence", { _, c in try ControlJSON.response(await presence(try key(c))) }),
             (.put, "/keys/{key}/presence", { r, c in try await setPresence(r, try key(c)) }),
-            (.get, "/keys/{key}/prompts", { _, c in try ControlJSON.response(await try key(c).presence.pending.map(PromptJSON.init)) }),
+            (.get, "/keys/{key}/prompts", { _, c in try ControlJSON.response(try await key(c).presence.pending.map(PromptJSON.init)) }),
             (.post, "/keys/{key}/prompts/approve", { r, c in try await answer(r, try key(c), approve: true) }),
             (.post, "/keys/{key}/prompts/deny", { r, c in try await answer(r, try key(c), approve: false) }),
-            (.get, "/keys/{key}/overrides", { _, c in try ControlJSON.response(OverridesJSON(await try key(c).authenticator.currentResponseOverrides)) }),
+            (.get, "/keys/{key}/overrides", { _, c in try ControlJSON.response(OverridesJSON(try await key(c).authenticator.currentResponseOverrides)) }),
             (.put, "/keys/{key}/overrides", { r, c in try await setOverrides(r, try key(c)) }),
             (.get, "/keys/{key}/credentials", { _, c in
                 let all = try await managed { try await key(c).authenticator.storedCredentials() }
-                return try ControlJSON.response(try all.map { try CredentialJSON($0, includePrivateKey: false) })
+                return try ControlJSON.response(try await describe(all, on: try key(c), includePrivateKey: false))
             }),
             (.post, "/keys/{key}/credentials", { r, c in
                 let body = try ControlJSON.decode(CredentialRequest.self, from: try await Self.body(r))
                 let imported = try body.credentialImport()
                 let stored = try await managed { try await key(c).authenticator.importCredential(imported) }
-                return try ControlJSON.response(try CredentialJSON(stored, includePrivateKey: false), status: .created)
+                return try ControlJSON.response(try await describe([stored], on: try key(c), includePrivateKey: false)[0], status: .created)
             }),
             (.delete, "/keys/{key}/credentials", { _, c in
                 let removed = try await managed { try await key(c).authenticator.removeAllStoredCredentials() }
@@ -72,7 +87,7 @@ struct ControlRoutes: Sendable {
             (.get, "/keys/{key}/credentials/{credentialId}", { _, c in
                 let id = try credentialId(c)
                 let credential = try await managed { try await key(c).authenticator.storedCredential(id: id) }
-                return try ControlJSON.response(try CredentialJSON(credential, includePrivateKey: false))
+                return try ControlJSON.response(try await describe([credential], on: try key(c), includePrivateKey: false)[0])
             }),
             (.patch, "/keys/{key}/credentials/{credentialId}", { r, c in
                 let id = try credentialId(c)
@@ -84,7 +99,7 @@ struct ControlRoutes: Sendable {
                     try await key(c).authenticator.updateStoredCredential(
                         id: id, backupEligible: body.backupEligibility, backupState: body.backupState, signCount: body.signCount.map(UInt32.init))
                 }
-                return try ControlJSON.response(try CredentialJSON(updated, includePrivateKey: false))
+                return try ControlJSON.response(try await describe([updated], on: try key(c), includePrivateKey: false)[0])
             }),
             (.delete, "/keys/{key}/credentials/{credentialId}", { _, c in
                 let id = try credentialId(c)
@@ -120,7 +135,8 @@ struct ControlRoutes: Sendable {
     func key(_ context: BasicRequestContext) throws -> RunningKey {
         let text = context.parameters.get("key") ?? ""
         guard let number = Int(text), let key = daemon.key(number) else {
-            throw APIError(.notFound, "key_not_found", "no key \(text) (this daemon has keys 1 to \(daemon.keys.count))")
+            let numbers = daemon.keys.map { "\($0.number)" }.joined(separator: ", ")
+            throw APIError(.notFound, "key_not_found", "no key \(text) (this daemon has keys \(numbers))")
         }
         return key
     }
@@ -147,14 +163,28 @@ struct ControlRoutes: Sendable {
     }
 
     func describe(_ key: RunningKey) async -> KeyJSON {
-        let config = await key.authenticator.config
+        let config = key.authenticator.config
         return KeyJSON(
-            key: key.number, serialNumber: key.serialNumber, aaguid: config.aaguid.hex, plugged: key.attachment.plugged,
+            key: key.number, serialNumber: key.serialNumber, protocolVersion: config.features.level.rawValue,
+            addedAtRuntime: key.addedAtRuntime, aaguid: config.aaguid.hex, plugged: key.attachment.plugged,
             usbipBusId: daemon.usbip == nil ? nil : key.busid, usbipAttached: daemon.usbip?.isAttached(busid: key.busid),
-            udpPort: key.udp?.localAddress?.port, hidraw: key.uhid != nil, hasUserVerification: config.builtInUV,
+            udpPort: key.udp?.localAddress?.port, hidraw: key.uhid != nil, hasResidentKey: config.features.residentKeys,
+            hasUserVerification: config.builtInUV, hasLargeBlob: config.features.largeBlobs && config.features.isCTAP2_1,
+            extensions: config.features.effectiveExtensions.sorted(),
+            defaultBackupEligibility: config.defaultBackupEligibility, defaultBackupState: config.defaultBackupState,
             presence: await presence(key), responseOverrides: OverridesJSON(await key.authenticator.currentResponseOverrides),
             storedCredentials: (try? await key.authenticator.storedCredentials().count) ?? 0,
             maxResidentCredentials: config.maxResidentCredentials)
+    }
+
+    /// Credentials as JSON, each with its large blob when the array holds one.
+    func describe(_ credentials: [StoredCredential], on key: RunningKey, includePrivateKey: Bool) async throws -> [CredentialJSON] {
+        var described: [CredentialJSON] = []
+        for credential in credentials {
+            let blob = credential.discoverable ? try await managed { try await key.authenticator.largeBlob(credentialId: credential.id) } : nil
+            described.append(try CredentialJSON(credential, largeBlob: blob, includePrivateKey: includePrivateKey))
+        }
+        return described
     }
 
     func presence(_ key: RunningKey) async -> PresenceJSON {
@@ -208,7 +238,7 @@ struct ControlRoutes: Sendable {
         let body = try ControlJSON.decode(ExportRequest.self, from: try await Self.body(request))
         let all = try await managed { try await key.authenticator.storedCredentials() }
         switch body.format ?? "webdriver" {
-        case "webdriver": return try ControlJSON.response(try all.map { try CredentialJSON($0, includePrivateKey: true) })
+        case "webdriver": return try ControlJSON.response(try await describe(all, on: key, includePrivateKey: true))
         case "cxf": return try ControlJSON.response(try CXF.export(all))
         case let other: throw APIError(.badRequest, "invalid_field", "format must be webdriver or cxf, not \"\(other)\"")
         }

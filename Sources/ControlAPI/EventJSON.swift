@@ -57,6 +57,8 @@ struct EventJSON: Encodable {
         case .plugged: type = "plugged"
         case .unplugged: type = "unplugged"
         case .powerCycled: type = "powerCycled"
+        case .added: type = "keyAdded"
+        case .removed: type = "keyRemoved"
         }
     }
 

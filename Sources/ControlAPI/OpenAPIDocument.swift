@@ -73,6 +73,44 @@ enum OpenAPIDocument {
       "$ref": "#/components/responses/Error"
      }
     }
+   },
+   "post": {
+    "operationId": "addKey",
+    "summary": "Add a key at runtime (WebDriver Add Virtual Authenticator, CDP addVirtualAuthenticator): next USB/IP bus id, UDP port, hidraw node; in memory",
+    "requestBody": {
+     "required": false,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/KeyOptions"
+       }
+      }
+     }
+    },
+    "responses": {
+     "201": {
+      "description": "added",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Key"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/Error"
+     },
+     "409": {
+      "$ref": "#/components/responses/Error"
+     },
+     "413": {
+      "$ref": "#/components/responses/Error"
+     },
+     "401": {
+      "$ref": "#/components/responses/Error"
+     }
+    }
    }
   },
   "/keys/{key}": {
@@ -102,6 +140,24 @@ enum OpenAPIDocument {
       }
      },
      "404": {
+      "$ref": "#/components/responses/Error"
+     },
+     "401": {
+      "$ref": "#/components/responses/Error"
+     }
+    }
+   },
+   "delete": {
+    "operationId": "removeKey",
+    "summary": "Remove a key added at runtime (hosts see it unplugged; what it stored is gone)",
+    "responses": {
+     "204": {
+      "description": "removed"
+     },
+     "404": {
+      "$ref": "#/components/responses/Error"
+     },
+     "409": {
       "$ref": "#/components/responses/Error"
      },
      "401": {
@@ -1062,7 +1118,12 @@ enum OpenAPIDocument {
       "type": "string"
      },
      "protocolVersion": {
-      "type": "string"
+      "type": "string",
+      "enum": [
+       "ctap1/u2f",
+       "ctap2",
+       "ctap2_1"
+      ]
      },
      "transport": {
       "type": "string"
@@ -1102,6 +1163,24 @@ enum OpenAPIDocument {
      },
      "maxResidentCredentials": {
       "type": "integer"
+     },
+     "addedAtRuntime": {
+      "type": "boolean"
+     },
+     "hasLargeBlob": {
+      "type": "boolean"
+     },
+     "extensions": {
+      "type": "array",
+      "items": {
+       "type": "string"
+      }
+     },
+     "defaultBackupEligibility": {
+      "type": "boolean"
+     },
+     "defaultBackupState": {
+      "type": "boolean"
      }
     }
    },
@@ -1135,7 +1214,8 @@ enum OpenAPIDocument {
       "type": "integer"
      },
      "largeBlob": {
-      "type": "string"
+      "type": "string",
+      "description": "base64url, uncompressed: compressed and sealed into the large-blob array under the credential's largeBlobKey, as a browser's largeBlob write does (resident credentials, keys with hasLargeBlob)"
      },
      "backupEligibility": {
       "type": "boolean"
@@ -1220,6 +1300,10 @@ enum OpenAPIDocument {
      },
      "privateKey": {
       "type": "string"
+     },
+     "largeBlob": {
+      "type": "string",
+      "description": "base64url, uncompressed; present when the key's large-blob array holds one for this credential"
      }
     }
    },
@@ -1240,6 +1324,87 @@ enum OpenAPIDocument {
      }
     },
     "additionalProperties": true
+   },
+   "KeyOptions": {
+    "type": "object",
+    "additionalProperties": false,
+    "description": "WebDriver's authenticator configuration and CDP's VirtualAuthenticatorOptions. Absent options give vfido's full key (CTAP 2.1, discoverable credentials, every extension, presence approved, UV succeeding).",
+    "properties": {
+     "protocol": {
+      "type": "string",
+      "enum": [
+       "ctap1/u2f",
+       "u2f",
+       "ctap2",
+       "ctap2_1"
+      ]
+     },
+     "ctap2Version": {
+      "type": "string",
+      "enum": [
+       "ctap2_0",
+       "ctap2_1"
+      ]
+     },
+     "transport": {
+      "type": "string",
+      "enum": [
+       "usb"
+      ]
+     },
+     "hasResidentKey": {
+      "type": "boolean"
+     },
+     "hasUserVerification": {
+      "type": "boolean"
+     },
+     "isUserConsenting": {
+      "type": "boolean"
+     },
+     "automaticPresenceSimulation": {
+      "type": "boolean"
+     },
+     "isUserVerified": {
+      "type": "boolean"
+     },
+     "extensions": {
+      "type": "array",
+      "items": {
+       "type": "string",
+       "enum": [
+        "credBlob",
+        "credProtect",
+        "largeBlob",
+        "largeBlobKey",
+        "minPinLength",
+        "prf",
+        "hmac-secret",
+        "hmac-secret-mc"
+       ]
+      }
+     },
+     "hasLargeBlob": {
+      "type": "boolean"
+     },
+     "hasCredBlob": {
+      "type": "boolean"
+     },
+     "hasMinPinLength": {
+      "type": "boolean"
+     },
+     "hasPrf": {
+      "type": "boolean"
+     },
+     "hasHmacSecret": {
+      "type": "boolean"
+     },
+     "defaultBackupEligibility": {
+      "type": "boolean"
+     },
+     "defaultBackupState": {
+      "type": "boolean"
+     }
+    }
    }
   },
   "responses": {

@@ -36,7 +36,8 @@ public final class USBIPServer: Sendable {
     public static let defaultMaxConnections = 64
 
     public let channel: Channel
-    let exports: [USBIPExport]
+    /// The devices, in bus-id order; keys added and removed at runtime change it.
+    let exports: NIOLockedValueBox<[USBIPExport]>
     /// Attached devices and the connection that holds each.
     let attached = NIOLockedValueBox<[String: Channel]>([:])
     /// Devices unplugged by the control API: not listed, not importable.
@@ -52,7 +53,7 @@ public final class USBIPServer: Sendable {
 
     private init(channel: Channel, exports: [USBIPExport]) {
         self.channel = channel
-        self.exports = exports
+        self.exports = NIOLockedValueBox(exports)
     }
 
     public static func start(host: String, port: Int, exports: [USBIPExport], group: EventLoopGroup,
@@ -89,11 +90,11 @@ public final class USBIPServer: Sendable {
     }
 
     func export(busid: String) -> USBIPExport? {
-        isPlugged(busid: busid) ? exports.first { $0.busid == busid } : nil
+        isPlugged(busid: busid) ? exports.withLockedValue { $0.first { $0.busid == busid } } : nil
     }
 
     /// The devices a host can see now.
-    var pluggedExports: [USBIPExport] { exports.filter { isPlugged(busid: $0.busid) } }
+    var pluggedExports: [USBIPExport] { exports.withLockedValue { $0 }.filter { isPlugged(busid: $0.busid) } }
 
     /// Marks a device attached; false if another connection has it.
     func claim(_ busid: String, by channel: Channel) -> Bool {
@@ -122,6 +123,22 @@ public final class USBIPServer: Sendable {
 
     /// Puts the device back: hosts list and attach it again (`usbip attach`).
     public func plug(busid: String) {
+        _ = unplugged.withLockedValue { $0.remove(busid) }
+    }
+
+    /// A device added while the server runs (a key added through the control API).
+    public func add(_ export: USBIPExport) {
+        exports.withLockedValue { exports in
+            exports.removeAll { $0.busid == export.busid }
+            exports.append(export)
+            exports.sort { $0.devnum < $1.devnum }
+        }
+    }
+
+    /// Takes a device away for good: unplugged (the host sees it disconnect), then forgotten.
+    public func remove(busid: String) {
+        unplug(busid: busid)
+        exports.withLockedValue { $0.removeAll { $0.busid == busid } }
         _ = unplugged.withLockedValue { $0.remove(busid) }
     }
 }

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 import UDPSimulator
 import UHID
 import USBIP
@@ -80,7 +81,25 @@ public struct RunningKey: Sendable {
     public let attachment: KeyAttachment
     public var busid: String { "1-\(number)" }
     public let serialNumber: String
+    /// Added through the control API: lives in memory, can be removed.
+    public let addedAtRuntime: Bool
     public var uhid: UHIDDevice? { attachment.uhid }
+    public var features: KeyFeatures { authenticator.config.features }
+}
+
+/// A key added while the daemon runs: WebDriver's and CDP's authenticator options. Its state is
+/// in memory, as a browser's virtual authenticator's is; removing it forgets everything.
+public struct KeyOptions: Sendable {
+    public var features = KeyFeatures()
+    /// Built-in user verification (hasUserVerification).
+    public var builtInUV = false
+    /// How prompts are answered (isUserConsenting false: `control`, they wait for an answer).
+    public var presence: PresencePolicy = .auto
+    /// Whether built-in UV succeeds (isUserVerified).
+    public var userVerified = true
+    public var defaultBackupEligibility = false
+    public var defaultBackupState = false
+    public init() {}
 }
 
 /// Whether a key is plugged in, and its uhid device while it is (a re-plug creates a new one).
@@ -125,7 +144,14 @@ public final class KeyAttachment: @unchecked Sendable {
 
 /// A running daemon: virtual keys behind their transports.
 public final class Daemon: Sendable {
-    public let keys: [RunningKey]
+    /// The keys, by number; keys added and removed at runtime change it.
+    private let registry: Mutex<[RunningKey]>
+    public var keys: [RunningKey] { registry.withLock { $0 } }
+    /// At most this many keys at once (a bound on what the control API can make).
+    public static let maxKeys = 32
+    let configuration: DaemonConfiguration
+    /// The terminal the terminal policy asks on, shared by every key.
+    let terminal: TerminalPresence?
     public let usbip: USBIPServer?
     /// Every key's events: credentials, prompts, the command log, plugging.
     public let events: EventHub
@@ -133,9 +159,11 @@ public final class Daemon: Sendable {
     let group: MultiThreadedEventLoopGroup
     let stateLock: StateLock?
 
-    private init(keys: [RunningKey], usbip: USBIPServer?, events: EventHub, logger: Logger, group: MultiThreadedEventLoopGroup,
-                 stateLock: StateLock?) {
-        self.keys = keys
+    private init(keys: [RunningKey], configuration: DaemonConfiguration, terminal: TerminalPresence?, usbip: USBIPServer?,
+                 events: EventHub, logger: Logger, group: MultiThreadedEventLoopGroup, stateLock: StateLock?) {
+        self.registry = Mutex(keys)
+        self.configuration = configuration
+        self.terminal = terminal
         self.usbip = usbip
         self.events = events
         self.logger = logger
@@ -159,7 +187,7 @@ public final class Daemon: Sendable {
                 let keyPresence = KeyPresence(policy: configuration.presence, timeout: configuration.promptTimeout, terminal: terminal,
                                               events: events, key: n, logger: logger)
                 keys.append(try await startKey(n, configuration, presence: keyPresence, override: presence, events: events,
-                                               group: group, logger: logger))
+                                               group: group, logger: logger, addedAtRuntime: false))
             }
             var usbip: USBIPServer?
             if let port = configuration.usbipPort {
@@ -172,7 +200,8 @@ public final class Daemon: Sendable {
                     throw DaemonError("cannot listen for USB/IP on \(configuration.usbipHost):\(port): \(error)")
                 }
             }
-            return Daemon(keys: keys, usbip: usbip, events: events, logger: logger, group: group, stateLock: stateLock)
+            return Daemon(keys: keys, configuration: configuration, terminal: terminal, usbip: usbip, events: events, logger: logger,
+                          group: group, stateLock: stateLock)
         } catch {
             for key in keys {
                 key.uhid?.destroy()
@@ -187,13 +216,16 @@ public final class Daemon: Sendable {
 
     /// `override`: a policy given by the caller (tests) instead of the key's own KeyPresence.
     static func startKey(_ n: Int, _ configuration: DaemonConfiguration, presence: KeyPresence, override: UserPresence?,
-                         events: EventHub, group: EventLoopGroup, logger: Logger) async throws -> RunningKey {
+                         events: EventHub, group: EventLoopGroup, logger: Logger, addedAtRuntime: Bool) async throws -> RunningKey {
         var logger = logger
-        if configuration.keys > 1 { logger[metadataKey: "key"] = "\(n)" }
+        if configuration.keys > 1 || addedAtRuntime { logger[metadataKey: "key"] = "\(n)" }
         let tracked = TrackedPresence(override ?? presence)
         let authenticator = try makeAuthenticator(configuration: configuration, key: n, presence: tracked)
         await authenticator.observeEvents { events.publish(key: n, .authenticator($0)) }
-        let session = HIDSession(authenticator: authenticator, presence: tracked, logger: logger)
+        // A U2F-only key has no CBOR capability: CTAPHID_CBOR is an unknown command to it.
+        let capabilities: CTAPHIDCapabilities = configuration.authenticator.features.hasCTAP2 ? [.wink, .cbor] : [.wink]
+        let session = HIDSession(authenticator: authenticator, presence: tracked, logger: logger,
+                                 configuration: .init(capabilities: capabilities))
         await session.observeCommands { command, outcome, ms in
             events.publish(key: n, .command(name: command, status: outcome, milliseconds: ms))
         }
@@ -233,9 +265,9 @@ public final class Daemon: Sendable {
         var udp: UDPTransport?
         if let base = configuration.udpPort {
             let port = base == 0 ? 0 : base + n - 1
-            do {
-                let feed = ReportFeed(session: session, buffering: 4096, logger: logger)
-                udp = try await UDPTransport.start(host: configuration.udpHost, port: port, group: group, receive: { datagram in
+            let feed = ReportFeed(session: session, buffering: 4096, logger: logger)
+            func listen(_ port: Int) async throws -> UDPTransport {
+                try await UDPTransport.start(host: configuration.udpHost, port: port, group: group, receive: { datagram in
                     // An unplugged key answers nothing, as a real one; the reports are counted.
                     guard attachment.plugged else { return attachment.ignoreReport() }
                     switch datagram {
@@ -243,12 +275,65 @@ public final class Daemon: Sendable {
                     case .reboot: feed.yieldPowerCycle()
                     }
                 }, closed: { feed.finish() })
+            }
+            do {
+                udp = try await listen(port)
+            } catch where addedAtRuntime && port != 0 {
+                // Another program has base + n - 1: a key added at runtime takes any free port
+                // (the API answers which) rather than failing.
+                logger.notice("UDP \(configuration.udpHost):\(port) is taken; key \(n) listens on a free port instead")
+                do { udp = try await listen(0) } catch {
+                    attachment.unplug()?.destroy()
+                    await session.stop()
+                    throw DaemonError("cannot listen on UDP \(configuration.udpHost): \(error)")
+                }
             } catch {
+                attachment.unplug()?.destroy()
+                await session.stop()
                 throw DaemonError("cannot listen on UDP \(configuration.udpHost):\(port): \(error)")
             }
         }
         return RunningKey(number: n, authenticator: authenticator, session: session, usbDevice: device, udp: udp, presence: presence,
-                          attachment: attachment, serialNumber: serial)
+                          attachment: attachment, serialNumber: serial, addedAtRuntime: addedAtRuntime)
+    }
+
+    /// Adds a key while the daemon runs: the next number, USB/IP bus id 1-n, UDP port base + n - 1
+    /// (any free port with base 0), and with uhid a new hidraw node. Its state is in memory.
+    public func addKey(_ options: KeyOptions) async throws -> RunningKey {
+        let n: Int = try registry.withLock { keys in
+            guard keys.count < Self.maxKeys else { throw DaemonError("this daemon already has \(Self.maxKeys) keys, the limit") }
+            return (keys.map(\.number).max() ?? 0) + 1
+        }
+        var keyConfiguration = configuration
+        keyConfiguration.stateDirectory = nil
+        keyConfiguration.authenticator.features = options.features
+        keyConfiguration.authenticator.builtInUV = options.builtInUV
+        keyConfiguration.authenticator.defaultBackupEligibility = options.defaultBackupEligibility
+        keyConfiguration.authenticator.defaultBackupState = options.defaultBackupState
+        let presence = KeyPresence(policy: options.presence, timeout: configuration.promptTimeout, terminal: terminal,
+                                   events: events, key: n, logger: logger)
+        await presence.setUserVerified(options.userVerified)
+        let key = try await Self.startKey(n, keyConfiguration, presence: presence, override: nil, events: events, group: group,
+                                          logger: logger, addedAtRuntime: true)
+        registry.withLock { $0.append(key) }
+        usbip?.add(USBIPExport(devnum: UInt32(n), device: key.usbDevice))
+        logger.info("key \(n) added (\(options.features.level.rawValue), in memory)")
+        events.publish(key: n, .added)
+        return key
+    }
+
+    /// Removes a key added at runtime: hosts see it unplugged, and what it stored is gone.
+    public func removeKey(_ key: RunningKey) async throws {
+        guard key.addedAtRuntime else {
+            throw DaemonError("key \(key.number) was started with the daemon and keeps its state on disk; only keys added at runtime can be removed (unplug it instead)")
+        }
+        registry.withLock { $0.removeAll { $0.number == key.number } }
+        key.attachment.unplug()?.destroy()
+        usbip?.remove(busid: key.busid)
+        await key.udp?.close()
+        await key.session.stop()
+        logger.info("key \(key.number) removed")
+        events.publish(key: key.number, .removed)
     }
 
     public func key(_ number: Int) -> RunningKey? { keys.first { $0.number == number } }

@@ -12,6 +12,9 @@ public struct KeyEvent: Sendable {
         case plugged
         case unplugged
         case powerCycled
+        /// A key added or removed through the control API.
+        case added
+        case removed
     }
 
     /// Increasing from 1 in the daemon's life (SSE event ids: a client sees what it missed).

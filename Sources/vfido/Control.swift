@@ -101,9 +101,60 @@ struct Plug: ParsableCommand {
 }
 
 struct Keys: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the running keys as JSON: transports, presence, overrides.")
-    @OptionGroup var options: ControlOptions
-    func run() throws { printJSON(try options.call("GET", "/keys")) }
+    static let configuration = CommandConfiguration(
+        abstract: "List, add and remove the running daemon's keys.",
+        subcommands: [List.self, Add.self, Remove.self], defaultSubcommand: List.self)
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the running keys as JSON: transports, presence, overrides.")
+        @OptionGroup var options: ControlOptions
+        func run() throws { printJSON(try options.call("GET", "/keys")) }
+    }
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a key to the running daemon (in memory): the next USB/IP bus id, a UDP port, a hidraw node with --uhid.",
+            discussion: """
+                The options are WebDriver's and CDP's (docs/control-api.md); --options takes any of them as JSON, \
+                e.g. --options '{"extensions": ["prf", "credBlob"], "defaultBackupEligibility": true}'. Prints the new key as JSON.
+                """)
+        @OptionGroup var options: ControlOptions
+        @Option(name: .customLong("protocol"), help: ArgumentHelp("ctap1/u2f, ctap2 (2.0) or ctap2_1.", valueName: "name"))
+        var protocolName: String?
+        @Flag(name: .long, help: "No discoverable credentials (hasResidentKey false).")
+        var noResidentKey = false
+        @Flag(name: .long, help: "Built-in user verification (hasUserVerification).")
+        var builtinUv = false
+        @Flag(name: .long, help: "Prompts wait for `vfido approve` (isUserConsenting false).")
+        var manualPresence = false
+        @Option(name: .customLong("options"), help: ArgumentHelp("More options as a JSON object.", valueName: "json"))
+        var json: String?
+
+        func run() throws {
+            var body: [String: Any] = [:]
+            if let json {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
+                    throw ValidationError("--options must be a JSON object")
+                }
+                body = object
+            }
+            if let protocolName { body["protocol"] = protocolName }
+            if noResidentKey { body["hasResidentKey"] = false }
+            if builtinUv { body["hasUserVerification"] = true }
+            if manualPresence { body["isUserConsenting"] = false }
+            printJSON(try options.call("POST", "/keys", body))
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a key added with `vfido keys add`: hosts see it unplugged, its credentials are gone.")
+        @OptionGroup var options: ControlOptions
+        func run() throws {
+            _ = try options.call("DELETE", options.keyPath())
+            print("key \(options.key) removed")
+        }
+    }
 }
 
 /// What `vfido approve` and `vfido deny` share: which key, and how long to wait for a prompt.

@@ -172,8 +172,11 @@ typealias JSON = [String: Any]
             bad["privateKey"] = Base64URL.encode(P521.Signing.PrivateKey().derRepresentation)
             try await api.call(.post, "/keys/1/credentials", bad, status: .badRequest, code: "unsupported_key_type")
             bad = Self.credential()
-            bad["largeBlob"] = "AAAA"
-            try await api.call(.post, "/keys/1/credentials", bad, status: .badRequest, code: "unsupported_field")
+            bad["largeBlob"] = "AAAA"  // on a non-discoverable credential
+            try await api.call(.post, "/keys/1/credentials", bad, status: .badRequest, code: "invalid_credential")
+            bad = Self.credential(resident: true)
+            bad["largeBlob"] = Base64URL.encode((0..<5000).map { _ in UInt8.random(in: 0...255) })  // beyond the array's 4 KiB
+            try await api.call(.post, "/keys/1/credentials", bad, status: .init(code: 507), code: "key_store_full")
             bad = Self.credential()
             bad["credentialId"] = "not base64url!"
             try await api.call(.post, "/keys/1/credentials", bad, status: .badRequest, code: "invalid_field")
@@ -186,6 +189,55 @@ typealias JSON = [String: Any]
             try await api.call(.post, "/keys/1/credentials", Self.credential(), status: .created)
             try await api.call(.post, "/keys/1/credentials", Self.credential(), status: .conflict, code: "credential_conflict")
             #expect((try await api.call(.get, "/keys/1/credentials") as? [JSON])?.count == 1)
+        }
+    }
+}
+
+extension ControlAPITests {
+    @Test func keysAddedAtRuntimeWithOptionsAndRemoved() async throws {
+        try await Self.withAPI { api in
+            let full = try #require(try await api.call(.post, "/keys", [:], status: .created) as? JSON)
+            #expect(full["key"] as? Int == 2)
+            #expect(full["protocolVersion"] as? String == "ctap2_1")
+            #expect(full["addedAtRuntime"] as? Bool == true)
+            #expect(full["hasResidentKey"] as? Bool == true)
+            let reduced = try #require(try await api.call(.post, "/keys", [
+                "protocol": "ctap2", "hasResidentKey": false, "hasUserVerification": true, "extensions": ["prf"],
+                "isUserConsenting": false, "defaultBackupEligibility": true,
+            ], status: .created) as? JSON)
+            #expect(reduced["key"] as? Int == 3)
+            #expect(reduced["protocolVersion"] as? String == "ctap2")
+            #expect(reduced["hasResidentKey"] as? Bool == false)
+            #expect(reduced["hasUserVerification"] as? Bool == true)
+            #expect(reduced["hasLargeBlob"] as? Bool == false)
+            #expect(reduced["extensions"] as? [String] == ["hmac-secret"])  // hmac-secret-mc is CTAP 2.2
+            #expect((reduced["presence"] as? JSON)?["policy"] as? String == "control")
+            #expect(reduced["defaultBackupEligibility"] as? Bool == true)
+            // A key without discoverable credentials takes none through the API either.
+            try await api.call(.post, "/keys/3/credentials", Self.credential(resident: true), status: .badRequest, code: "invalid_credential")
+            try await api.call(.post, "/keys/3/credentials", Self.credential(), status: .created)
+            #expect((try await api.call(.get, "/keys") as? [JSON])?.map { $0["key"] as? Int } == [1, 2, 3])
+
+            // Refusals add nothing.
+            for (body, code) in [(["protocol": "ctap3"], "invalid_field"), (["transport": "nfc"], "unsupported_field"),
+                                 (["bogus": 1], "unknown_field"), (["extensions": ["nope"]], "invalid_field"),
+                                 (["protocol": "ctap1/u2f", "hasResidentKey": true], "invalid_field"),
+                                 (["protocol": "ctap2", "hasLargeBlob": true], "invalid_field"),
+                                 (["defaultBackupState": true], "invalid_field"),
+                                 (["hasResidentKey": "yes"], "invalid_field")] as [(JSON, String)] {
+                try await api.call(.post, "/keys", body, status: .badRequest, code: code)
+            }
+            #expect((try await api.call(.get, "/keys") as? [JSON])?.count == 3)
+
+            // The key started with the daemon keeps its state on disk: it is unplugged, never removed.
+            try await api.call(.delete, "/keys/1", status: .conflict, code: "key_not_removable")
+            try await api.call(.delete, "/keys/3", status: .noContent)
+            try await api.call(.get, "/keys/3", status: .notFound, code: "key_not_found")
+            try await api.call(.get, "/keys/3/credentials", status: .notFound, code: "key_not_found")
+            let u2f = try #require(try await api.call(.post, "/keys", ["protocol": "ctap1/u2f"], status: .created) as? JSON)
+            #expect(u2f["key"] as? Int == 3)
+            #expect(u2f["protocolVersion"] as? String == "ctap1/u2f")
+            #expect(u2f["hasResidentKey"] as? Bool == false)
         }
     }
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import struct
 import subprocess
 import sys
@@ -294,3 +295,134 @@ def test_cli_events_prints_the_stream(start_daemon):
     finally:
         proc.kill()
         proc.wait()
+
+
+def usbip_busids(port: int) -> list[str]:
+    """OP_REQ_DEVLIST by hand: the bus ids a USB/IP host would list."""
+    def exactly(s, n):
+        data = b""
+        while len(data) < n:
+            chunk = s.recv(n - len(data))
+            assert chunk, "USB/IP server closed the connection"
+            data += chunk
+        return data
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(struct.pack(">HHI", 0x0111, 0x8005, 0))
+        version, code, status, count = struct.unpack(">HHII", exactly(s, 12))
+        assert (code, status) == (0x0005, 0)
+        busids = []
+        for _ in range(count):
+            record = exactly(s, 312)  # path[256] busid[32] busnum devnum speed ids class... bNumInterfaces
+            busids.append(record[256:288].rstrip(b"\0").decode())
+            exactly(s, 4 * record[311])
+        return busids
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_keys_added_at_runtime_speak_their_protocol_and_go_away_when_removed():
+    """POST /keys with WebDriver's options: a CTAP 2.0 key and a U2F-only key appear on UDP and
+    USB/IP; python-fido2 sees what each is and verifies what each signs; DELETE takes them away."""
+    from fido2.attestation import PackedAttestation
+    from fido2.ctap1 import Ctap1
+    from fido2.hid import CAPABILITY
+    from vfido_control import VfidoDaemon
+
+    usbip_port = free_tcp_port()
+    with VfidoDaemon.start(VFIDO, "--usbip", f"127.0.0.1:{usbip_port}", "--reset-window", "0") as d:
+        api = d.control
+        assert usbip_busids(usbip_port) == ["1-1"]
+
+        ctap2_0 = api.add_key(protocol="ctap2", hasResidentKey=False, extensions=["hmac-secret"])
+        assert ctap2_0["key"] == 2 and ctap2_0["usbipBusId"] == "1-2" and ctap2_0["udpPort"]
+        info = Ctap2(open_device(ctap2_0["udpPort"])).get_info()
+        assert info.versions == ["U2F_V2", "FIDO_2_0"]
+        assert info.options["rk"] is False and "credMgmt" not in info.options and "pinUvAuthToken" not in info.options
+        assert info.extensions == ["hmac-secret"] and info.pin_uv_protocols == [1]
+        ctap2 = Ctap2(open_device(ctap2_0["udpPort"]))
+        with pytest.raises(CtapError) as e:
+            make(ctap2, rk=True)
+        assert e.value.code == CtapError.ERR.UNSUPPORTED_OPTION
+        made = make(ctap2)
+        PackedAttestation().verify(made.att_stmt, made.auth_data, cdh())
+
+        u2f = api.add_key(protocol="ctap1/u2f")
+        assert u2f["key"] == 3 and u2f["protocolVersion"] == "ctap1/u2f"
+        dev = open_device(u2f["udpPort"])
+        assert not dev.capabilities & CAPABILITY.CBOR
+        with pytest.raises(ValueError):
+            Ctap2(dev)
+        app, challenge = hashlib.sha256(b"https://example.com").digest(), os.urandom(32)
+        registration = Ctap1(dev).register(challenge, app)
+        registration.verify(app, challenge)
+        signature = Ctap1(dev).authenticate(challenge, app, registration.key_handle)
+        signature.verify(app, challenge, registration.public_key)
+        assert usbip_busids(usbip_port) == ["1-1", "1-2", "1-3"]
+
+        api.remove_key(3)
+        assert usbip_busids(usbip_port) == ["1-1", "1-2"]
+        with pytest.raises(Exception):
+            Ctap2(open_device(u2f["udpPort"], timeout=1.5))
+        with pytest.raises(ControlError) as refused:
+            api.remove_key(1)
+        assert refused.value.status == 409
+        kinds = [(e["type"], e["key"]) for e in api.recent_events() if e["type"] in ("keyAdded", "keyRemoved")]
+        assert kinds == [("keyAdded", 2), ("keyAdded", 3), ("keyRemoved", 3)]
+
+
+def test_the_new_key_fixture_gives_each_test_its_own_key(vfido_new_key):
+    key = vfido_new_key(hasUserVerification=True, isUserVerified=False)
+    assert key.number >= 2 and key.key()["hasUserVerification"] is True
+    with pytest.raises(CtapError) as e:
+        make(Ctap2(open_device(key.udp_port)), rk=True, options={"uv": True})
+    assert e.value.code == CtapError.ERR.UV_INVALID
+    key.set_presence(user_verified=True)
+    assert make(Ctap2(open_device(key.udp_port)), rk=True, options={"uv": True}).auth_data.flags & 0x04
+
+
+def test_cli_keys_add_and_remove(start_daemon):
+    import json
+    d = start_daemon()
+    run = lambda *args: subprocess.run([str(VFIDO), "keys", *args, "--state", str(d.state)], capture_output=True, text=True,
+                                       timeout=30)
+    added = run("add", "--protocol", "ctap2", "--no-resident-key", "--options", '{"extensions": ["credProtect"]}')
+    assert added.returncode == 0, added.stderr
+    key = json.loads(added.stdout)
+    assert key["protocolVersion"] == "ctap2" and key["hasResidentKey"] is False and key["extensions"] == ["credProtect"]
+    assert Ctap2(open_device(key["udpPort"])).get_info().extensions == ["credProtect"]
+    assert [k["key"] for k in json.loads(run().stdout)] == [1, key["key"]]
+    refused = run("add", "--options", '{"transport": "nfc"}')
+    assert refused.returncode == 1 and "transport must be usb" in refused.stderr
+    removed = run("remove", "--key", str(key["key"]))
+    assert removed.returncode == 0 and f"key {key['key']} removed" in removed.stdout
+    assert [k["key"] for k in json.loads(run("list").stdout)] == [1]
+
+
+def test_a_large_blob_added_through_the_api_is_what_python_fido2_reads_and_the_reverse(vfido_key):
+    """WebDriver's credential largeBlob: python-fido2's LargeBlobs (its own DEFLATE and AES-GCM)
+    reads the blob the API wrote, and the API reads the one python-fido2 wrote."""
+    from fido2.ctap2.blob import LargeBlobs
+
+    credential_id, blob = os.urandom(16), b"a per-credential large blob " * 20
+    vfido_key.add_credential(credential_id=credential_id, rp_id=RP_ID, private_key=pkcs8(ec.generate_private_key(ec.SECP256R1())),
+                             resident=True, user_handle=b"blob-user", user_name="blob", large_blob=blob)
+    ctap2 = device(vfido_key)
+    assertion = ctap2.get_assertion(RP_ID, cdh(), extensions={"largeBlobKey": True})
+    assert assertion.credential["id"] == credential_id
+    assert LargeBlobs(ctap2).get_blob(assertion.large_blob_key) == blob
+    assert unb64url(vfido_key.credential(credential_id=credential_id)["largeBlob"]) == blob
+
+    made = make(ctap2, rk=True, extensions={"largeBlobKey": True}, user={"id": b"second", "name": "second"})
+    second = bytes(made.auth_data.credential_data.credential_id)
+    LargeBlobs(ctap2).put_blob(made.large_blob_key, b"written by python-fido2")
+    assert unb64url(vfido_key.credential(credential_id=second)["largeBlob"]) == b"written by python-fido2"
+    assert LargeBlobs(ctap2).get_blob(assertion.large_blob_key) == blob  # the first entry is intact
+
+    vfido_key.remove_credential(credential_id=credential_id)  # its entry leaves the array with it
+    assert LargeBlobs(ctap2).get_blob(assertion.large_blob_key) is None
+    assert LargeBlobs(ctap2).get_blob(made.large_blob_key) == b"written by python-fido2"

@@ -24,14 +24,15 @@ from vfido_control import VfidoControl, VfidoDaemon
 class VfidoKey:
     """One key of a daemon: the client's calls with the key number filled in."""
 
-    def __init__(self, daemon: VfidoDaemon, number: int = 1):
+    def __init__(self, daemon: VfidoDaemon, number: int = 1, udp_port: int | None = None):
         self.daemon = daemon
         self.number = number
         self.control: VfidoControl = daemon.control
+        self._udp_port = udp_port
 
     @property
     def udp_port(self) -> int | None:
-        return self.daemon.udp_port
+        return self._udp_port if self.number != 1 else self.daemon.udp_port
 
     def __getattr__(self, name):
         method = getattr(self.control, name)
@@ -59,3 +60,23 @@ def vfido_key(vfido_daemon) -> VfidoKey:
     key.control.set_overrides(1, bogus_signature=False, bad_uv=False, bad_up=False)
     key.control.clear_credentials(1)
     return key
+
+
+@pytest.fixture
+def vfido_new_key(vfido_daemon):
+    """Adds keys at runtime with WebDriver's or CDP's options, removed after the test:
+
+        def test_u2f_only(vfido_new_key):
+            key = vfido_new_key(protocol="ctap1/u2f")
+    """
+    added: list[int] = []
+
+    def add(**options) -> VfidoKey:
+        info = vfido_daemon.control.add_key(**options)
+        added.append(info["key"])
+        return VfidoKey(vfido_daemon, info["key"], udp_port=info.get("udpPort"))
+
+    yield add
+    for number in added:
+        vfido_daemon.control.remove_key(number)
+

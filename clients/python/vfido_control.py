@@ -107,6 +107,15 @@ class VfidoControl:
     def key(self, key: int = 1) -> dict:
         return self.request("GET", f"/keys/{key}")
 
+    def add_key(self, **options: Any) -> dict:
+        """Adds a key at runtime, in memory: WebDriver's or CDP's option names
+        (protocol="ctap2", hasResidentKey=False, hasUserVerification=True, extensions=["prf"], ...)."""
+        return self.request("POST", "/keys", options)
+
+    def remove_key(self, key: int) -> None:
+        """Removes a key added at runtime: hosts see it unplugged, its credentials are gone."""
+        self.request("DELETE", f"/keys/{key}")
+
     def power_cycle(self, key: int = 1) -> dict:
         return self.request("POST", f"/keys/{key}/power-cycle")
 
@@ -156,13 +165,14 @@ class VfidoControl:
     def add_credential(self, key: int = 1, *, credential_id: bytes, rp_id: str, private_key: bytes, resident: bool = False,
                        user_handle: bytes | None = None, sign_count: int = 0, user_name: str | None = None,
                        user_display_name: str | None = None, backup_eligible: bool | None = None,
-                       backup_state: bool | None = None) -> dict:
-        """WebDriver's Add Credential: private_key is PKCS#8 DER."""
+                       backup_state: bool | None = None, large_blob: bytes | None = None) -> dict:
+        """WebDriver's Add Credential: private_key is PKCS#8 DER; large_blob (uncompressed) goes
+        into the key's large-blob array as a browser's largeBlob write puts it."""
         body: dict[str, Any] = {"credentialId": b64url(credential_id), "isResidentCredential": resident, "rpId": rp_id,
                                 "privateKey": b64url(private_key), "signCount": sign_count}
         for name, value in (("userHandle", user_handle and b64url(user_handle)), ("userName", user_name),
                             ("userDisplayName", user_display_name), ("backupEligibility", backup_eligible),
-                            ("backupState", backup_state)):
+                            ("backupState", backup_state), ("largeBlob", large_blob and b64url(large_blob))):
             if value is not None:
                 body[name] = value
         return self.request("POST", f"/keys/{key}/credentials", body)

@@ -28,13 +28,6 @@ struct ClientPINRequest {
         permissions = try p.int(Key.permissions)
         rpId = try p.text(Key.rpId)
     }
-
-    /// The protocol, which these subcommands require.
-    func requireProtocol() throws(CTAPError) -> PinUvAuthProtocol {
-        guard let number = pinUvAuthProtocol else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
-        guard let chosen = PinUvAuthProtocol(rawValue: number) else { throw CTAPError(.invalidParameter, "pinUvAuthProtocol \(number)") }
-        return chosen
-    }
 }
 
 /// What a clientPIN subcommand answers; members it does not set are absent.
@@ -67,6 +60,10 @@ extension Authenticator {
     ]
 
     func clientPIN(_ request: ClientPINRequest) async throws(CTAPError) -> ClientPINResponse? {
+        // CTAP 2.0 has subcommands 1 to 5 only.
+        if !config.features.isCTAP2_1 && request.subCommand.rawValue > ClientPINSubCommand.getPINToken.rawValue {
+            throw CTAPError(.invalidSubcommand, "clientPIN subcommand \(request.subCommand) is CTAP 2.1")
+        }
         switch request.subCommand {
         case .getPINRetries:
             // CTAP 2.1 §6.5.5.2 names no error here; with no PIN, deployed keys (YubiKey 5) and
@@ -74,7 +71,7 @@ extension Authenticator {
             guard pin.hash != nil else { throw CTAPError(.pinNotSet, "getPINRetries without a PIN") }
             return ClientPINResponse(pinRetries: pin.retries, powerCycleState: pinSession.blockedUntilPowerCycle ? true : nil)
         case .getKeyAgreement:
-            _ = try request.requireProtocol()
+            _ = try pinUvAuthProtocol(request.pinUvAuthProtocol)
             return ClientPINResponse(keyAgreement: pinSession.publicKeyCOSE)
         case .setPIN:
             try setPIN(request)
@@ -109,7 +106,7 @@ extension Authenticator {
     func uvToken(_ r: ClientPINRequest) async throws(CTAPError) -> ClientPINResponse {
         guard config.builtInUV else { throw CTAPError(.notAllowed, "no built-in user verification") }
         guard let keyAgreement = r.keyAgreement else { throw CTAPError(.missingParameter, "keyAgreement") }
-        let proto = try r.requireProtocol()
+        let proto = try pinUvAuthProtocol(r.pinUvAuthProtocol)
         let permissions = try requestedPermissions(r)
         let shared = try proto.sharedSecret(platformKey: keyAgreement, authenticatorKey: pinSession.keyAgreementKey)
         try await performBuiltInUV(UserPresenceRequest(operation: .pinUvAuthToken, rpId: r.rpId))
@@ -132,7 +129,7 @@ extension Authenticator {
         guard let keyAgreement = r.keyAgreement, let newPinEnc = r.newPinEnc, let param = r.pinUvAuthParam else {
             throw CTAPError(.missingParameter, "setPIN needs keyAgreement, newPinEnc and pinUvAuthParam")
         }
-        let proto = try r.requireProtocol()
+        let proto = try pinUvAuthProtocol(r.pinUvAuthProtocol)
         guard pin.hash == nil else { throw CTAPError(.pinAuthInvalid, "a PIN is already set; use changePIN") }  // §6.5.5.5 step 3
         let shared = try proto.sharedSecret(platformKey: keyAgreement, authenticatorKey: pinSession.keyAgreementKey)
         guard proto.verify(key: shared, newPinEnc, signature: param) else { throw CTAPError(.pinAuthInvalid, "setPIN pinUvAuthParam") }
@@ -150,7 +147,7 @@ extension Authenticator {
               let param = r.pinUvAuthParam else {
             throw CTAPError(.missingParameter, "changePIN needs keyAgreement, newPinEnc, pinHashEnc and pinUvAuthParam")
         }
-        let proto = try r.requireProtocol()
+        let proto = try pinUvAuthProtocol(r.pinUvAuthProtocol)
         guard pin.hash != nil else { throw CTAPError(.pinNotSet) }
         if pinSession.blockedUntilPowerCycle { throw CTAPError(.pinAuthBlocked, "power cycle needed") }
         guard pin.retries > 0 else { throw CTAPError(.pinBlocked) }
@@ -174,7 +171,7 @@ extension Authenticator {
         guard let keyAgreement = r.keyAgreement, let pinHashEnc = r.pinHashEnc else {
             throw CTAPError(.missingParameter, "getPinToken needs keyAgreement and pinHashEnc")
         }
-        let proto = try r.requireProtocol()
+        let proto = try pinUvAuthProtocol(r.pinUvAuthProtocol)
         let permissions: TokenPermissions
         if r.subCommand == .getPINToken {
             guard r.permissions == nil, r.rpId == nil else { throw CTAPError(.invalidParameter, "getPINToken takes no permissions") }

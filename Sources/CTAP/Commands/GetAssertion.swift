@@ -64,6 +64,8 @@ struct GetAssertionResponse: CommandResponse {
 
 extension Authenticator {
     func getAssertion(_ request: GetAssertionRequest) async throws(CTAPError) -> GetAssertionResponse {
+        var request = request
+        request.extensions.restrict(to: config.features.effectiveExtensions)
 
         // Steps 1 and 2: touch probes, and the protocol of a pinUvAuthParam.
         try await pinUvAuthPreamble(request.pinUvAuthParam, protocol: request.pinUvAuthProtocol, rpId: request.rpId)
@@ -89,14 +91,14 @@ extension Authenticator {
         let rpIdHash = Digest.sha256(request.rpId)
         let userVerified = flags.contains(.userVerified)
         var candidates: [AssertionCandidate] = []
-        if request.allowList.isEmpty {
+        if request.allowList.isEmpty && config.features.residentKeys {
             let stored = try storeCall { try store.residentCredentials(rpIdHash: rpIdHash) }
             // credProtect 2 and 3 credentials are not discoverable without user verification.
             for credential in stored.sorted(by: { $0.createdAt > $1.createdAt })
             where credential.credProtect < 2 || userVerified {
                 if let candidate = try candidate(credential) { candidates.append(candidate) }
             }
-        } else {
+        } else if !request.allowList.isEmpty {
             for descriptor in request.allowList where descriptor.type == "public-key" {
                 guard let candidate = try locate(descriptor.id, rpIdHash: rpIdHash) else { continue }
                 // credProtect 3: not even usable by ID without user verification.

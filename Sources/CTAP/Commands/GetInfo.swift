@@ -16,35 +16,41 @@ struct GetInfoResponse: CommandResponse {
     var maxCredentialIdLength: Int
     var transports: [String]
     var algorithms: [COSEAlgorithm]
-    var maxSerializedLargeBlobArray: Int
+    var maxSerializedLargeBlobArray: Int?
     var forcePINChange: Bool
     var minPINLength: Int
     var firmwareVersion: Int
-    var maxCredBlobLength: Int
+    var maxCredBlobLength: Int?
     var maxRPIDsForSetMinPINLength: Int
     var preferredPlatformUvAttempts: Int?
     var uvModality: Int?
     var remainingDiscoverableCredentials: Int?
 
+    /// CTAP 2.0 defines members 0x01-0x06 only.
+    var onlyCTAP2_0Members = false
+
     var cbor: CBORValue {
         // Every list in canonical order of its encoded items, like map keys (docs/conformance.md).
         func list(_ items: [CBORValue]) -> CBORValue { .array(CBORWriter.canonicallySorted(items)) }
-        return .keyed([
+        let ctap2_0: [(Key, CBORValue?)] = [
             (Key.versions, list(versions.map(CBORValue.text))),
-            (.extensions, list(extensions.map(CBORValue.text))),
+            (.extensions, extensions.isEmpty ? nil : list(extensions.map(CBORValue.text))),
             (.aaguid, .bytes(aaguid)),
             (.options, .textMap(options.map { ($0.0, $0.1.map(CBORValue.bool)) })),
             (.maxMsgSize, .int(maxMsgSize)),
             (.pinUvAuthProtocols, list(pinUvAuthProtocols.map(CBORValue.int))),
+        ]
+        if onlyCTAP2_0Members { return .keyed(ctap2_0) }
+        return .keyed(ctap2_0 + [
             (.maxCredentialCountInList, .int(maxCredentialCountInList)),
             (.maxCredentialIdLength, .int(maxCredentialIdLength)),
             (.transports, list(transports.map(CBORValue.text))),
             (.algorithms, list(algorithms.map { .textMap([("alg", .int($0.rawValue)), ("type", "public-key")]) })),
-            (.maxSerializedLargeBlobArray, .int(maxSerializedLargeBlobArray)),
+            (.maxSerializedLargeBlobArray, maxSerializedLargeBlobArray.map(CBORValue.int)),
             (.forcePINChange, .bool(forcePINChange)),
             (.minPINLength, .int(minPINLength)),
             (.firmwareVersion, .int(firmwareVersion)),
-            (.maxCredBlobLength, .int(maxCredBlobLength)),
+            (.maxCredBlobLength, maxCredBlobLength.map(CBORValue.int)),
             (.maxRPIDsForSetMinPINLength, .int(maxRPIDsForSetMinPINLength)),
             (.preferredPlatformUvAttempts, preferredPlatformUvAttempts.map(CBORValue.int)),
             (.uvModality, uvModality.map(CBORValue.int)),
@@ -54,40 +60,46 @@ struct GetInfoResponse: CommandResponse {
 }
 
 extension Authenticator {
-    /// The extensions makeCredential and getAssertion process.
-    static let supportedExtensions = ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]
-    /// PIN/UV auth protocols, as a set: every platform picks two when both are offered.
-    static let pinUvAuthProtocols = [1, 2]
     /// FIDO registry user verification method: fingerprint_internal.
     static let uvModalityFingerprint = 0x02
 
     func getInfo() -> GetInfoResponse {
-        GetInfoResponse(
+        let features = config.features
+        let is2_1 = features.isCTAP2_1
+        let extensions = features.effectiveExtensions
+        // Options a CTAP 2.1 key adds; absent (not false) on a 2.0 key.
+        let ctap2_1Options: [(String, Bool?)] = is2_1 ? [
+            ("alwaysUv", settings.alwaysUv), ("credMgmt", true), ("authnrCfg", true),
+            ("largeBlobs", features.largeBlobs ? true : nil), ("pinUvAuthToken", true),
+            ("setMinPINLength", true), ("makeCredUvNotRqd", !settings.alwaysUv), ("credentialMgmtPreview", true),
+            ("ep", settings.enterpriseAttestation),
+        ] : []
+        return GetInfoResponse(
             // U2F (CTAP1) is off while alwaysUv is on: it cannot verify the user (§7.2.2).
-            versions: (settings.alwaysUv ? [] : ["U2F_V2"]) + ["FIDO_2_0", "FIDO_2_1"],
-            extensions: Self.supportedExtensions,
+            versions: (settings.alwaysUv ? [] : ["U2F_V2"]) + ["FIDO_2_0"] + (is2_1 ? ["FIDO_2_1"] : []),
+            extensions: Self.extensionOrder.filter(extensions.contains),
             aaguid: config.aaguid,
-            options: [
-                ("rk", true), ("up", true), ("uv", config.builtInUV ? true : nil), ("plat", false),
-                ("alwaysUv", settings.alwaysUv), ("credMgmt", true), ("authnrCfg", true),
-                ("clientPin", pin.hash != nil), ("largeBlobs", true), ("pinUvAuthToken", true),
-                ("setMinPINLength", true), ("makeCredUvNotRqd", !settings.alwaysUv), ("credentialMgmtPreview", true),
-                ("ep", settings.enterpriseAttestation),
-            ],
+            options: [("rk", features.residentKeys), ("up", true), ("uv", config.builtInUV ? true : nil), ("plat", false)]
+                + ctap2_1Options.prefix(3) + [("clientPin", pin.hash != nil)] + ctap2_1Options.dropFirst(3),
             maxMsgSize: config.maxMessageSize,
-            pinUvAuthProtocols: Self.pinUvAuthProtocols,
+            pinUvAuthProtocols: features.pinUvAuthProtocols,
             maxCredentialCountInList: config.maxCredentialCountInList,
             maxCredentialIdLength: config.maxCredentialIdLength,
             transports: ["usb"],
             algorithms: COSEAlgorithm.allCases,
-            maxSerializedLargeBlobArray: config.maxSerializedLargeBlobArray,
+            maxSerializedLargeBlobArray: features.largeBlobs ? config.maxSerializedLargeBlobArray : nil,
             forcePINChange: pin.forceChange,
             minPINLength: pin.minLength,
             firmwareVersion: config.firmwareVersion,
-            maxCredBlobLength: CredentialIDSealer.maxCredBlobLength,
+            maxCredBlobLength: extensions.contains("credBlob") ? CredentialIDSealer.maxCredBlobLength : nil,
             maxRPIDsForSetMinPINLength: config.maxRPIDsForSetMinPINLength,
             preferredPlatformUvAttempts: config.builtInUV ? 3 : nil,
             uvModality: config.builtInUV ? Self.uvModalityFingerprint : nil,
-            remainingDiscoverableCredentials: (try? store.residentCredentialCount()).map { max(0, config.maxResidentCredentials - $0) })
+            remainingDiscoverableCredentials: features.residentKeys
+                ? (try? store.residentCredentialCount()).map { max(0, config.maxResidentCredentials - $0) } : nil,
+            onlyCTAP2_0Members: !is2_1)
     }
+
+    /// getInfo lists extensions in this order (it sorts them canonically anyway).
+    static let extensionOrder = ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]
 }

@@ -96,6 +96,7 @@ extension Authenticator {
         }
         // Steps 4 to 6: options, alwaysUv, and whether user verification is required.
         let residentKey = request.options["rk"] ?? false
+        if residentKey && !config.features.residentKeys { throw CTAPError(.unsupportedOption, "this key has no discoverable credentials") }
         if request.options["up"] == false { throw CTAPError(.invalidOption, "up=false in makeCredential") }
         let builtInUV = try planUserVerification(request.options, pinUvAuthParam: request.pinUvAuthParam,
                                                  required: residentKey || settings.alwaysUv)
@@ -107,7 +108,7 @@ extension Authenticator {
             enterprise = ep == 2 || config.enterpriseAttestationRPIDs.contains(request.rpId)
         }
         // Extensions (CTAP 2.1 §12), checked before anyone is asked anything.
-        let extensions = try MakeCredentialExtensions(request.extensions)
+        let extensions = try MakeCredentialExtensions(request.extensions, enabled: config.features.effectiveExtensions)
         if extensions.largeBlobKey && !residentKey { throw CTAPError(.invalidOption, "largeBlobKey needs a discoverable credential") }
         let mcSalts = try extensions.hmacSecret ? extensions.hmacSecretMC?.open(with: pinSession.keyAgreementKey) : nil
 

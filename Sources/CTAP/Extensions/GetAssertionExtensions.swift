@@ -20,4 +20,11 @@ struct GetAssertionExtensions {
             largeBlobKey = true
         }
     }
+
+    /// Forgets the extensions this key does not have: they are ignored, as unknown ones are.
+    mutating func restrict(to enabled: Set<String>) {
+        if !enabled.contains("hmac-secret") { hmacSecret = nil }
+        if !enabled.contains("credBlob") { credBlob = false }
+        if !enabled.contains("largeBlobKey") { largeBlobKey = false }
+    }
 }

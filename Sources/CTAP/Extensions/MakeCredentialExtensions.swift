@@ -18,8 +18,12 @@ struct MakeCredentialExtensions {
     /// minPinLength (§12.4): report the minimum PIN length to RPs allowed to see it.
     var minPinLength = false
 
-    init(_ extensions: CBORValue?) throws(CTAPError) {
-        guard let extensions else { return }
+    /// Extensions not `enabled` on this key are ignored, as unknown ones are.
+    init(_ extensions: CBORValue?, enabled: Set<String>) throws(CTAPError) {
+        guard var extensions else { return }
+        if case .map(let entries) = extensions {
+            extensions = .map(entries.filter { if case .text(let name) = $0.key { enabled.contains(name) } else { true } })
+        }
         if let level = extensions[text: "credProtect"] {
             let value = try level.expectInt("credProtect")
             guard (1...3).contains(value) else { throw CTAPError(.invalidOption, "credProtect \(value)") }

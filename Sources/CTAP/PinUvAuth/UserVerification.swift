@@ -7,8 +7,7 @@ extension Authenticator {
     /// Checks a pinUvAuthParam over `message` by the current token, which must hold
     /// `permission`. Shared by authenticatorConfig, credential management and large blobs.
     func verifyTokenParam(_ param: [UInt8], protocol number: Int?, message: [UInt8], permission: TokenPermissions) throws(CTAPError) {
-        guard let number else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
-        guard let proto = PinUvAuthProtocol(rawValue: number) else { throw CTAPError(.invalidParameter, "pinUvAuthProtocol \(number)") }
+        let proto = try pinUvAuthProtocol(number)
         guard pinSession.tokenInUse, let issued = pinSession.tokenIssuedAt, clock.now - issued <= PinUvSession.tokenLifetime,
               proto.verify(key: pinSession.token, message, signature: param) else {
             throw CTAPError(.pinAuthInvalid, "pinUvAuthParam does not verify")
@@ -53,8 +52,16 @@ extension Authenticator {
             try await requireUserPresence(UserPresenceRequest(operation: .touchProbe, rpId: rpId))
             throw CTAPError(pin.hash == nil ? .pinNotSet : .pinInvalid, "touch probe")
         }
+        _ = try pinUvAuthProtocol(number)
+    }
+
+    /// A request's pinUvAuthProtocol, which must be one this key offers (CTAP 2.0 keys know 1 only).
+    func pinUvAuthProtocol(_ number: Int?) throws(CTAPError) -> PinUvAuthProtocol {
         guard let number else { throw CTAPError(.missingParameter, "pinUvAuthProtocol") }
-        guard PinUvAuthProtocol(rawValue: number) != nil else { throw CTAPError(.invalidParameter, "pinUvAuthProtocol \(number)") }
+        guard let proto = PinUvAuthProtocol(rawValue: number), config.features.pinUvAuthProtocols.contains(number) else {
+            throw CTAPError(.invalidParameter, "pinUvAuthProtocol \(number)")
+        }
+        return proto
     }
 
     /// Steps 4 to 6 of makeCredential and getAssertion: whether built-in UV will verify the

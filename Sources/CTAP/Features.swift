@@ -1,0 +1,65 @@
+import CTAPWire
+
+/// What a key implements, as a host can see it: the protocol generation, discoverable
+/// credentials, the extensions, large blobs. The default is everything vfido does; a key added
+/// through the control API with WebDriver's or CDP's options, or a device profile, turns parts
+/// off. A part that is off is absent from getInfo and answers as a key without it does
+/// (`docs/conformance.md`, "Reduced keys").
+public struct KeyFeatures: Sendable, Equatable {
+    /// The CTAP generation: the commands, getInfo members and PIN protocols that exist.
+    public enum ProtocolLevel: String, Sendable, CaseIterable, Codable {
+        /// CTAP1/U2F only: the HID device has no CBOR capability.
+        case u2f = "ctap1/u2f"
+        /// CTAP 2.0 (and U2F): no credential management, selection, large blobs or config;
+        /// PIN protocol 1; getInfo members 0x01-0x06.
+        case ctap2_0 = "ctap2"
+        case ctap2_1 = "ctap2_1"
+    }
+
+    public var level: ProtocolLevel
+    /// Discoverable (resident) credentials: getInfo's rk option.
+    public var residentKeys: Bool
+    /// The extensions processed; others are ignored as unknown ones are (CTAP 2.1 §12).
+    public var extensions: Set<String>
+    /// authenticatorLargeBlobs and the largeBlobKey extension (CTAP 2.1 only).
+    public var largeBlobs: Bool
+
+    /// The extensions vfido implements.
+    public static let allExtensions: Set<String> = ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]
+    /// The extensions CTAP 2.0 defines.
+    public static let ctap2_0Extensions: Set<String> = ["credProtect", "hmac-secret"]
+
+    public init(level: ProtocolLevel = .ctap2_1, residentKeys: Bool = true, extensions: Set<String> = KeyFeatures.allExtensions,
+                largeBlobs: Bool = true) {
+        self.level = level
+        self.residentKeys = residentKeys
+        self.extensions = extensions
+        self.largeBlobs = largeBlobs
+    }
+
+    public var isCTAP2_1: Bool { level == .ctap2_1 }
+    /// Whether the key answers CTAPHID_CBOR at all.
+    public var hasCTAP2: Bool { level != .u2f }
+
+    /// The extensions advertised and processed: largeBlobKey only with large blobs, 2.1 ones
+    /// only on a 2.1 key.
+    public var effectiveExtensions: Set<String> {
+        var enabled = extensions.intersection(Self.allExtensions)
+        if !isCTAP2_1 { enabled.formIntersection(Self.ctap2_0Extensions) }
+        if !largeBlobs || !isCTAP2_1 { enabled.remove("largeBlobKey") }
+        return enabled
+    }
+
+    /// PIN/UV auth protocols: CTAP 2.0 knows only protocol 1.
+    public var pinUvAuthProtocols: [Int] { isCTAP2_1 ? [1, 2] : [1] }
+
+    /// Whether `command` exists on this key.
+    func implements(_ command: CTAPCommand) -> Bool {
+        switch command {
+        case .makeCredential, .getAssertion, .getInfo, .clientPIN, .reset, .getNextAssertion: return hasCTAP2
+        case .credentialManagement, .credentialManagementPreview, .selection, .config: return isCTAP2_1
+        case .largeBlobs: return isCTAP2_1 && largeBlobs
+        case .bioEnrollment, .bioEnrollmentPreview: return false
+        }
+    }
+}

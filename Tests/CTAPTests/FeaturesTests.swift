@@ -1,0 +1,74 @@
+import CBOR
+import CTAPWire
+import Testing
+@testable import CTAP
+
+/// Reduced keys (KeyFeatures): what a CTAP 2.0 key, a key without discoverable credentials or
+/// one with fewer extensions shows and answers.
+@Suite struct FeaturesTests {
+    static func fixture(_ features: KeyFeatures) throws -> Fixture {
+        var config = AuthenticatorConfig()
+        config.features = features
+        return try Fixture(config: config)
+    }
+
+    static func info(_ f: Fixture) async throws -> CBORValue {
+        let (status, body) = try await f.call(0x04)
+        #expect(status == .ok)
+        return try #require(body)
+    }
+
+    @Test func aCTAP2_0KeyShowsOnlyWhat2_0Defines() async throws {
+        let f = try Self.fixture(KeyFeatures(level: .ctap2_0))
+        let info = try await Self.info(f)
+        guard case .map(let members) = info else { Issue.record("getInfo is not a map"); return }
+        #expect(members.map(\.key) == (1...6).map(CBORValue.int))
+        #expect(info[int: 1] == .array(["U2F_V2", "FIDO_2_0"]))  // canonical order: shorter first
+        #expect(info[int: 2] == .array(["credProtect", "hmac-secret"]))
+        #expect(info[int: 6] == .array([.int(1)]))
+        let options = try #require(info[int: 4])
+        #expect(options[text: "rk"] == .bool(true))
+        for absent in ["credMgmt", "authnrCfg", "largeBlobs", "pinUvAuthToken", "makeCredUvNotRqd", "ep"] {
+            #expect(options[text: absent] == nil, "\(absent) on a 2.0 key")
+        }
+        // 2.1 commands, PIN protocol 2 and 2.1 clientPIN subcommands do not exist.
+        for command: UInt8 in [0x0A, 0x0B, 0x0C, 0x0D, 0x41] {
+            #expect(try await f.call(command, .intMap([(1, .int(1))])).0 == .invalidCommand, "command \(command)")
+        }
+        #expect(try await f.call(0x06, .intMap([(1, .int(2)), (2, .int(2))])).0 == .invalidParameter)
+        #expect(try await f.call(0x06, .intMap([(1, .int(1)), (2, .int(2))])).0 == .ok)
+        #expect(try await f.call(0x06, .intMap([(1, .int(1)), (2, .int(9)), (9, .int(1))])).0 == .invalidSubcommand)
+        // It still registers and signs.
+        #expect(try await f.call(0x01, .intMap(makeCredentialRequest(rk: true))).0 == .ok)
+        #expect(try await f.call(0x02, .intMap(getAssertionRequest())).0 == .ok)
+    }
+
+    @Test func withoutDiscoverableCredentialsRkIsRefusedAndNothingIsStored() async throws {
+        let f = try Self.fixture(KeyFeatures(residentKeys: false))
+        let info = try await Self.info(f)
+        #expect(info[int: 4]?[text: "rk"] == .bool(false))
+        #expect(info[int: 0x14] == nil, "remainingDiscoverableCredentials")
+        #expect(try await f.call(0x01, .intMap(makeCredentialRequest(rk: true))).0 == .unsupportedOption)
+        #expect(try f.store.residentCredentialCount() == 0)
+        #expect(try await f.call(0x01, .intMap(makeCredentialRequest())).0 == .ok)
+        #expect(try await f.call(0x02, .intMap(getAssertionRequest())).0 == .noCredentials)
+    }
+
+    @Test func aDisabledExtensionIsIgnoredAsAnUnknownOne() async throws {
+        let f = try Self.fixture(KeyFeatures(extensions: ["credProtect"], largeBlobs: false))
+        let info = try await Self.info(f)
+        #expect(info[int: 2] == .array(["credProtect"]))
+        #expect(info[int: 4]?[text: "largeBlobs"] == nil)
+        #expect(info[int: 0x0B] == nil, "maxSerializedLargeBlobArray")
+        #expect(info[int: 0x0F] == nil, "maxCredBlobLength")
+        #expect(try await f.call(0x0C, .intMap([(1, .int(32)), (3, .int(0))])).0 == .invalidCommand)
+        let request = makeCredentialRequest(rk: true) + [(6, .textMap([("hmac-secret", true), ("credBlob", .bytes([1])), ("credProtect", .int(2))]))]
+        let (status, body) = try await f.call(0x01, .intMap(request))
+        #expect(status == .ok)
+        let authData = try #require(body?[int: 2]?.bytesValue)
+        // After the attested credential (AAGUID, ID length, ID, COSE key): only credProtect answers.
+        let afterId = Array(authData.dropFirst(37 + 16 + 2 + (Int(authData[53]) << 8 | Int(authData[54]))))
+        let (_, keyLength) = try CBORReader.decodePrefix(afterId)
+        #expect(try CBORReader.decode(Array(afterId.dropFirst(keyLength))) == .textMap([("credProtect", .int(2))]))
+    }
+}
