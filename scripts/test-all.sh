@@ -38,6 +38,9 @@ interop() {
     VFIDO_BIN=.build/debug/vfido .venv/bin/python -m pytest -q -p no:cacheprovider Tests/Interop
 }
 conformance() { VFIDO_BIN=.build/debug/vfido Tests/Conformance/tier.sh; }
+# The same suite with its --controller: touches and re-plugs come from its own PicoController
+# requests to vfido's control API (`--presence control`), as on a bench with a Pico.
+conformance_controller() { VFIDO_CONTROLLER=1 VFIDO_BIN=.build/debug/vfido Tests/Conformance/tier.sh; }
 fuzz_smoke() { FUZZ_SECONDS=${FUZZ_SECONDS:-10} Fuzz/run.sh; }
 kernel_usbip() { Tests/Kernel/usbip-tier.sh; }
 libfido2() { Tests/Libfido2/tier.sh; }
@@ -88,6 +91,7 @@ tier "1 unit (swift test)" unit
 tier "2 end to end: vfido e2e (RP <-> WebAuthnClient <-> CTAPHID <-> key), in process and over UDP" end_to_end
 tier "3 interop over UDP (python-fido2, py_webauthn)" interop
 tier "3a conformance: python-fido2 tests/device (its own hardware suite, from the 2.2.1 sdist)" conformance
+tier "3a' conformance again, driven through --controller (the control API's Pico hook answers every touch and re-plug)" conformance_controller
 tier_if libfido2_blocker "3b libfido2 tools and OpenSSH through the UDP shim" libfido2
 tier_if kernel_blocker "4+5 USB/IP: host usbip list, and a QEMU guest kernel attaching two keys" kernel_usbip
 tier_if kernel_blocker "5b uhid: vfido inside a QEMU guest kernel, used through hidraw" kernel_uhid

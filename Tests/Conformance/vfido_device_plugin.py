@@ -10,6 +10,12 @@ convention, and the person is this plugin:
   reboot datagram and lists it again, so the suite's own reconnect logic runs unchanged;
 - touches are answered by vfido's `--presence auto`.
 It ends the run with one line: `python-fido2 tests/device: N passed, F failed, S skipped`.
+
+With VFIDO_CONTROLLER=1 the person is vfido's control API instead, as on a bench with a Pico
+controller: vfido serves `--presence control`, the suite gets `--controller` pointing at the
+API's harness hook, and every touch and every unplug/re-plug is the suite's own HTTP request
+(`/usb1/touch/on`, `/usb1/power/off`, ...). Discovery lists the key while the API says it is
+plugged in.
 """
 from __future__ import annotations
 
@@ -21,6 +27,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import json
+import re
+import urllib.request
 
 import fido2.hid
 from fido2.hid import CtapHidDevice
@@ -47,34 +57,55 @@ class VirtualKey:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.path = f"udp:127.0.0.1:{self.port}"
-        self.plugged = True
+        self.controlled = bool(os.environ.get("VFIDO_CONTROLLER"))
+        self._plugged = True
         self.power_cycles = 0
         self.log_path = Path(tempfile.gettempdir()) / f"vfido-conformance-{self.port}.log"
         self.log = open(self.log_path, "wb")
         cmd = [str(VFIDO), "serve", "--ephemeral", "--udp", f"127.0.0.1:{self.port}", "--no-usbip", "--no-rp",
-               "--presence", "auto", "--enterprise-rp", EP_RP_ID, "--no-api"]
+               "--enterprise-rp", EP_RP_ID]
+        cmd += ["--presence", "control", "--api", "127.0.0.1:0"] if self.controlled else ["--presence", "auto", "--no-api"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True)
         deadline = time.monotonic() + 60
+        banner = ""
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if not line:
                 raise RuntimeError(f"vfido exited at start; log: {self.log_path.read_text(errors='replace')}")
+            banner += line
             if line.startswith("Stop with"):
-                return
-        raise RuntimeError("vfido did not print its banner within 60 s")
+                break
+        else:
+            raise RuntimeError("vfido did not print its banner within 60 s")
+        if self.controlled:
+            api = re.search(r"control API\s+(http://\S+)\s+\(bearer token in ([^;]+);", banner)
+            assert api, f"no control API in the banner:\n{banner}"
+            self.api_url, self.token = api.group(1), Path(api.group(2)).read_text().strip()
+
+    @property
+    def controller_url(self) -> str:
+        return f"{self.api_url}/harness/pico/{self.token}"
+
+    @property
+    def plugged(self) -> bool:
+        if not self.controlled:
+            return self._plugged
+        request = urllib.request.Request(f"{self.api_url}/keys/1", headers={"Authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)["plugged"]
 
     def descriptor(self) -> HidDescriptor:
         return HidDescriptor(self.path, 0x1209, 0x0001, REPORT, REPORT, "vfido", "0")
 
     def unplug(self) -> None:
-        self.plugged = False
+        self._plugged = False
 
     def plug(self) -> None:
         # The feed keeps datagrams in order, so the suite's next INIT finds the key rebooted.
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.sendto(SOLO_REBOOT, ("127.0.0.1", self.port))
         self.power_cycles += 1
-        self.plugged = True
+        self._plugged = True
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -116,6 +147,9 @@ def pytest_configure(config):
     # What a user running the suite by hand on this key would pass.
     if not config.getoption("ep_rp_id", None):
         config.option.ep_rp_id = EP_RP_ID
+    if key.controlled:  # the suite's own PicoController drives touches and power
+        config.option.controller = key.controller_url
+        config.option.pico_port = 1
 
 
 def pytest_collection_finish(session):
@@ -134,7 +168,8 @@ def pytest_collection_finish(session):
         original_insert(self, nfc)
         key.plug()
 
-    printer.remove, printer.insert = remove, insert
+    if not key.controlled:
+        printer.remove, printer.insert = remove, insert
 
 
 counts: dict[str, int] = {}
@@ -143,7 +178,8 @@ counts: dict[str, int] = {}
 def pytest_terminal_summary(terminalreporter):
     for name in ("passed", "failed", "error", "skipped"):
         counts[name] = len(terminalreporter.stats.get(name, []))
-    terminalreporter.write_line(f"vfido: {key.power_cycles} power cycles; log {key.log_path}")
+    how = "through the control API's Pico hook" if key.controlled else f"{key.power_cycles} power cycles"
+    terminalreporter.write_line(f"vfido: {how}; log {key.log_path}")
 
 
 def pytest_unconfigure(config):
