@@ -24,7 +24,7 @@ public actor KeyPresence: UserPresence {
     public private(set) var userVerified = true
     /// A finger held on the key: every prompt is approved at once, whatever the policy.
     public private(set) var touching = false
-    let timeout: Duration
+    public nonisolated let timeout: Duration
     let terminal: TerminalPresence?
     let events: EventHub?
     let key: Int

@@ -113,6 +113,14 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .long, help: "No control API over TCP (the Unix socket stays).")
     var noApi = false
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Answer the FIDO Alliance conformance tools' test automation on 127.0.0.1:3000 (userpresence, powercycle, results) for key 1.",
+        discussion: "The tools send no token, so this is opt-in and loopback only; it can only touch and power-cycle the key. See docs/control-api.md."))
+    var fidoConformanceTools = false
+
+    @Option(name: .long, help: ArgumentHelp("Where --fido-conformance-tools listens (the tools use 127.0.0.1:3000).", valueName: "host:port"))
+    var fidoConformanceToolsAddress = HostPort(host: "127.0.0.1", port: ConformanceToolsAutomation.defaultPort)
+
     @Option(name: .long, help: ArgumentHelp(
         "Attestation for new credentials: packed (batch certificate chaining to `vfido attestation root`), self (packed, signed by the credential itself) or none.",
         valueName: "format"))
@@ -147,6 +155,9 @@ struct Serve: AsyncParsableCommand {
             }
             if !noUsbip && !usbip.isLoopback {
                 throw ValidationError("--usbip \(usbip) is not a loopback address; add --allow-remote if you mean it (USB/IP has no authentication)")
+            }
+            if fidoConformanceTools && !fidoConformanceToolsAddress.isLoopback {
+                throw ValidationError("--fido-conformance-tools-address must be a loopback address (the tools' automation has no authentication)")
             }
             if !noApi && !api.isLoopback {
                 throw ValidationError("--api \(api) is not a loopback address; add --allow-remote if you mean it (the control API can add credentials)")
@@ -206,6 +217,20 @@ struct Serve: AsyncParsableCommand {
             await daemon.stop()
             throw ExitCode(1)
         }
+        var automation: Task<Void, Error>?
+        if fidoConformanceTools {
+            do {
+                let (task, port) = try await ConformanceToolsAutomation.start(
+                    daemon: daemon, host: fidoConformanceToolsAddress.host, port: fidoConformanceToolsAddress.port, logger: logger)
+                automation = task
+                logger.notice("FIDO conformance tools automation on http://\(fidoConformanceToolsAddress.host):\(port ?? fidoConformanceToolsAddress.port)/conformance/ (key 1)")
+            } catch {
+                FileHandle.standardError.write(Data("vfido serve: the conformance tools' automation did not start on \(fidoConformanceToolsAddress): \(error)\n".utf8))
+                await controlAPI.stop()
+                await daemon.stop()
+                throw ExitCode(1)
+            }
+        }
         var relyingParty: RPServer.Running?
         var rpConfiguration: RPConfiguration?
         if !noRp {
@@ -215,6 +240,7 @@ struct Serve: AsyncParsableCommand {
                 rpConfiguration = rpConfig
             } catch {
                 FileHandle.standardError.write(Data("vfido serve: the relying party did not start on \(rp.address): \(error) (--no-rp skips it)\n".utf8))
+                automation?.cancel()
                 await controlAPI.stop()
                 await daemon.stop()
                 throw ExitCode(1)
@@ -230,6 +256,8 @@ struct Serve: AsyncParsableCommand {
         await termination.wait()
         logger.info("shutting down")
         await relyingParty?.stop()
+        automation?.cancel()
+        _ = await automation?.result
         await controlAPI.stop()
         await daemon.stop()
     }

@@ -426,3 +426,35 @@ def test_a_large_blob_added_through_the_api_is_what_python_fido2_reads_and_the_r
     vfido_key.remove_credential(credential_id=credential_id)  # its entry leaves the array with it
     assert LargeBlobs(ctap2).get_blob(assertion.large_blob_key) is None
     assert LargeBlobs(ctap2).get_blob(made.large_blob_key) == b"written by python-fido2"
+
+
+def test_the_fido_conformance_tools_automation_touches_and_power_cycles():
+    """The FIDO Alliance tools' automation (docs/FIDO2/Automation.md of their resources repo):
+    POST /conformance/userpresence answers once the waiting prompt is approved,
+    /conformance/powercycle once the key has power-cycled, /conformance/results is logged."""
+    from vfido_control import VfidoDaemon
+
+    port = free_tcp_port()
+    post = lambda path, body=b"": urllib.request.urlopen(urllib.request.Request(
+        f"http://127.0.0.1:{port}/conformance/{path}", data=body, method="POST"), timeout=60)
+    with VfidoDaemon.start(VFIDO, "--presence", "control", "--prompt-timeout", "20", "--fido-conformance-tools",
+                           "--fido-conformance-tools-address", f"127.0.0.1:{port}") as d:
+        result = {}
+        worker = threading.Thread(target=lambda: result.update(made=make(Ctap2(open_device(d.udp_port)))))
+        worker.start()
+        assert post("userpresence").status == 200  # only once the prompt was approved
+        worker.join(30)
+        assert result["made"].auth_data.flags & 0x01
+        assert [e for e in d.control.recent_events() if e["type"] == "promptAnswered"][-1]["answeredBy"] == "control"
+
+        after = d.control.last_sequence()
+        assert post("powercycle").status == 200
+        assert any(e["type"] == "powerCycled" for e in d.control.recent_events(after))
+
+        summary = b'{"allTestsSelected": true, "passedTestsCount": 140, "failedTestsCount": 1, "failedTests": ["CTAP2 x"]}'
+        assert post("results", summary).status == 200
+        with pytest.raises(urllib.error.HTTPError) as unknown:
+            post("elsewhere")
+        assert unknown.value.code == 404
+        d.stop()
+        assert "FIDO conformance tools finished: 140 passed, 1 failed" in d.log_text()
