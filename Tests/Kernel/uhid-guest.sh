@@ -87,6 +87,31 @@ sed -n '/BEGIN/,/END/p' /tmp/cred_pub > /tmp/pub.pem
 timeout 20 fido2-assert -V -i /tmp/assert /tmp/pub.pem es256 || fail "fido2-assert -V"
 step "fido2-cred -M/-V, fido2-assert -G/-V"
 
+# The control API over the daemon's Unix socket, through the CLI (in the same chroot).
+control_args=$(sed -n 's/.*power-cycle\( --control .*\)$/\1/p' /tmp/vfido.log | head -1)
+[ -n "$control_args" ] || fail "the banner names no control socket"
+ctl() { XDG_RUNTIME_DIR=/run chroot /hostroot "$VFIDO" "$@" $control_args; }
+ctl keys add --builtin-uv > /tmp/added.json || fail "vfido keys add"
+wait_for /dev/hidraw1 present || fail "no /dev/hidraw1 after vfido keys add"
+[ "$(grep '^HID_UNIQ=' /sys/class/hidraw/hidraw1/device/uevent)" != "$(grep '^HID_UNIQ=' /sys/class/hidraw/hidraw0/device/uevent)" ] ||
+    fail "the added key has the first key's serial"
+timeout 20 fido2-token -I /dev/hidraw1 > /tmp/info2.txt || fail "fido2-token -I on the added key"
+grep -q 'options: .* uv,' /tmp/info2.txt || { cat /tmp/info2.txt; fail "the added key lacks built-in UV"; }
+step "vfido keys add --builtin-uv -> /dev/hidraw1, its own serial, uv in getInfo"
+
+ctl unplug --key 1 > /dev/null || fail "vfido unplug"
+wait_for /dev/hidraw0 absent 50 || fail "/dev/hidraw0 still there after vfido unplug"
+[ -e /dev/hidraw1 ] || fail "unplugging key 1 took key 2 away"
+ctl plug --key 1 > /dev/null || fail "vfido plug"
+wait_for /dev/hidraw0 present || fail "no /dev/hidraw0 after vfido plug"
+printf '%s\n%s\n%s\n' "$(head -c 32 /dev/urandom | base64)" example.org "$(sed -n 5p /tmp/cred)" > /tmp/assert_param
+timeout 20 fido2-assert -G -i /tmp/assert_param -o /tmp/assert /dev/hidraw0 || fail "the credential after unplug and plug"
+step "vfido unplug/plug: the node goes and comes back, the credential still asserts"
+
+ctl keys remove --key 2 > /dev/null || fail "vfido keys remove"
+wait_for /dev/hidraw1 absent 50 || fail "/dev/hidraw1 still there after vfido keys remove"
+step "vfido keys remove: /dev/hidraw1 is gone"
+
 kill -TERM $VFIDO_PID
 wait_for /dev/hidraw0 absent 50 || fail "/dev/hidraw0 still there 5 s after SIGTERM"
 wait $VFIDO_PID; rc=$?

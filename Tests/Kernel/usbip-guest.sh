@@ -29,6 +29,12 @@ hidraw_for() {  # busid -> /dev/hidrawN of the key on that vhci port
         echo "/dev/$(basename "$h")"
     done | sort
 }
+api() {  # METHOD PATH [JSON]: the host's control API (busybox has no HTTP client with DELETE)
+    body=${3:-}
+    printf '%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+        "$1" "$2" "$HOST" "$TOKEN" "${#body}" "$body" | timeout 20 nc $HOST "$API_PORT" > /tmp/api.out
+    head -1 /tmp/api.out | grep -q '^HTTP/1.1 2' || { cat /tmp/api.out; return 1; }
+}
 make_and_check_credential() {  # device, rp
     dev=$1 rp=$2
     printf '%s\n%s\n%s\n%s\n' "$(head -c 32 /dev/urandom | base64)" "$rp" "alice" "$(head -c 16 /dev/urandom | base64)" > /tmp/cred_param
@@ -109,6 +115,38 @@ timeout 20 fido2-token -I /dev/hidraw0 > /dev/null || fail "fido2-token -I after
 printf '%s\n%s\n%s\n' "$(head -c 32 /dev/urandom | base64)" example.org "$(sed -n 5p /tmp/cred-key1)" > /tmp/assert_param
 timeout 20 fido2-assert -G -i /tmp/assert_param -o /tmp/assert /dev/hidraw0 || fail "old credential after re-attach"
 step "re-attach 1-1, old credential still asserts"
+
+api POST /keys/1/unplug || fail "unplug 1-1 through the control API"
+wait_for /dev/hidraw0 absent || fail "/dev/hidraw0 still there after the control API unplugged 1-1"
+timeout 20 $USBIP list -r $HOST > /tmp/list3.txt 2>&1 || { cat /tmp/list3.txt; fail "usbip list while 1-1 is unplugged"; }
+grep -q ' 1-1:' /tmp/list3.txt && fail "usbip list still shows 1-1 while it is unplugged"
+grep -q ' 1-2:' /tmp/list3.txt || fail "usbip list lost 1-2 while 1-1 is unplugged"
+step "control API unplug: the guest kernel sees 1-1 disconnect, usbip list no longer shows it"
+
+api POST /keys/1/plug || fail "plug 1-1 through the control API"
+timeout 20 $USBIP attach -r $HOST -b 1-1 || fail "usbip attach 1-1 after plug"
+wait_for /dev/hidraw0 present || fail "no /dev/hidraw0 after plug and attach"
+printf '%s\n%s\n%s\n' "$(head -c 32 /dev/urandom | base64)" example.org "$(sed -n 5p /tmp/cred-key1)" > /tmp/assert_param
+timeout 20 fido2-assert -G -i /tmp/assert_param -o /tmp/assert /dev/hidraw0 || fail "old credential after unplug and plug"
+step "control API plug: attach again, old credential still asserts"
+
+api POST /keys '{"protocol": "ctap2", "hasResidentKey": false}' || fail "add a key through the control API"
+grep -q '"usbipBusId":"1-3"' /tmp/api.out || { cat /tmp/api.out; fail "the added key is not 1-3"; }
+timeout 20 $USBIP list -r $HOST > /tmp/list4.txt 2>&1 || { cat /tmp/list4.txt; fail "usbip list after adding a key"; }
+grep -q ' 1-3:.*(1209:0001)' /tmp/list4.txt || { cat /tmp/list4.txt; fail "usbip list does not show the added key 1-3"; }
+timeout 20 $USBIP attach -r $HOST -b 1-3 || fail "usbip attach 1-3"
+wait_for /dev/hidraw1 present || fail "no /dev/hidraw1 after attaching the added key"
+timeout 20 fido2-token -I /dev/hidraw1 > /tmp/info3.txt || fail "fido2-token -I on the added key"
+grep -q 'FIDO_2_0' /tmp/info3.txt && ! grep -q 'FIDO_2_1' /tmp/info3.txt || { cat /tmp/info3.txt; fail "the added key is not a CTAP 2.0 key"; }
+grep -q 'options: .*nork' /tmp/info3.txt || { cat /tmp/info3.txt; fail "the added key claims discoverable credentials"; }
+make_and_check_credential /dev/hidraw1 added.example
+step "a key added at runtime: listed as 1-3, attached, CTAP 2.0 without rk, signs"
+
+api DELETE /keys/3 || fail "remove the added key through the control API"
+wait_for /dev/hidraw1 absent || fail "/dev/hidraw1 still there after the key was removed"
+timeout 20 $USBIP list -r $HOST > /tmp/list5.txt 2>&1
+grep -q ' 1-3:' /tmp/list5.txt && fail "usbip list still shows the removed key"
+step "the added key removed: the guest sees it disconnect, usbip list no longer shows it"
 
 for p in $($USBIP port | sed -n 's/^Port \([0-9]*\): <Port in Use>.*/\1/p'); do $USBIP detach -p "$p"; done
 step "final detach"

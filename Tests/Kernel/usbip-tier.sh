@@ -14,7 +14,8 @@ Tests/Kernel/build-guest.sh || exit 1
 echo "host: guest ready in $((SECONDS - t0)) s"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-setsid "$VFIDO" serve --ephemeral --keys 2 --no-udp --no-rp --usbip "127.0.0.1:$port" > "$LOGS/vfido.log" 2>&1 &
+api_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+setsid "$VFIDO" serve --ephemeral --keys 2 --no-udp --no-rp --usbip "127.0.0.1:$port" --api "127.0.0.1:$api_port" > "$LOGS/vfido.log" 2>&1 &
 vfido_pid=$!
 trap 'kill -TERM -- -$vfido_pid 2>/dev/null; wait $vfido_pid 2>/dev/null' EXIT
 for _ in $(seq 100); do
@@ -30,7 +31,11 @@ if ! usbip --tcp-port "$port" list -r 127.0.0.1 > "$LOGS/host-list.txt" 2>&1 \
 fi
 echo "host: usbip list -r 127.0.0.1 lists 1-1 and 1-2 as 1209:0001"
 
-echo "PORT=$port" > "$LOGS/guest.env"
+# The guest drives the control API too (unplug, plug, add and remove a key): its token.
+for _ in $(seq 100); do grep -q '^Stop with' "$LOGS/vfido.log" && break; sleep 0.1; done
+token_file=$(sed -n 's/.*(bearer token in \([^;]*\);.*/\1/p' "$LOGS/vfido.log" | head -1)
+[[ -f $token_file ]] || { echo "FAIL: no control token named in the banner"; cat "$LOGS/vfido.log"; exit 1; }
+printf 'PORT=%s\nAPI_PORT=%s\nTOKEN=%s\n' "$port" "$api_port" "$(cat "$token_file")" > "$LOGS/guest.env"
 t1=$SECONDS
 Tests/Kernel/run-guest.sh Tests/Kernel/usbip-guest.sh "$LOGS/guest.env" > "$LOGS/guest.log" 2>&1
 echo "host: guest ran in $((SECONDS - t1)) s"
