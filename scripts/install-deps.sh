@@ -25,8 +25,8 @@ build_packages=(libsqlite3-dev zlib1g-dev libcurl4)  # zlib: large blobs (DEFLAT
 kernel_packages=(usbip fido2-tools qemu-system-x86 busybox-static cpio)
 # the libfido2/OpenSSH tier: the tools, the header and a compiler for the shim, ssh-keygen
 libfido2_packages=(fido2-tools libfido2-dev gcc libc6-dev openssh-client)
-# the browser tier: headless Chromium driving the RP's hosted pages
-browser_packages=(chromium)
+# the browser tiers: headless Chromium driving the RP's hosted pages; Firefox ESR in the guest (5c)
+browser_packages=(chromium firefox-esr)
 
 mapfile -t missing < <(missing_of "${build_packages[@]}")
 if [[ "$what" == test ]]; then

@@ -21,29 +21,50 @@ def chromium_binary() -> str | None:
 
 
 class Chromium:
-    def __init__(self):
+    def __init__(self, devtools: tuple[str, int] | None = None, deadline: float | None = None):
+        """Starts a headless Chromium here, or with `devtools=(host, port)` attaches to one
+        already listening there (the kernel tier's, inside its QEMU guest)."""
+        deadline = deadline or time.time() + 60
+        self.proc = None
+        self.profile = None
+        if devtools:
+            host, port = devtools
+        else:
+            host, port = "127.0.0.1", self._start()
+        pages = []
+        while not pages:
+            try:
+                with urllib.request.urlopen(f"http://{host}:{port}/json/list", timeout=10) as r:
+                    pages = [t for t in json.load(r) if t["type"] == "page"]
+            except OSError:
+                pass
+            if not pages:
+                if time.time() > deadline:
+                    raise RuntimeError(f"no DevTools page on {host}:{port}")
+                time.sleep(0.5)
+        # The page's WebSocket URL names the browser's own address; reach it where we reached /json.
+        path = re.sub(r"^ws://[^/]+", "", pages[0]["webSocketDebuggerUrl"])
+        self.ws = websocket.create_connection(f"ws://{host}:{port}{path}", timeout=120, suppress_origin=True)
+        self.next_id = 0
+
+    def _start(self) -> int:
         self.profile = tempfile.TemporaryDirectory(prefix="vfido-chromium-", ignore_cleanup_errors=True)
         self.proc = subprocess.Popen(
             [chromium_binary(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
              "--remote-debugging-port=0", f"--user-data-dir={self.profile.name}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        port = None
         deadline = time.time() + 60
-        while time.time() < deadline and port is None:
+        while time.time() < deadline:
             line = self.proc.stderr.readline()
             if not line and self.proc.poll() is not None:
                 raise RuntimeError("chromium exited before DevTools listened")
             match = re.search(r"DevTools listening on ws://[^:]+:(\d+)/", line)
             if match:
-                port = int(match.group(1))
-        if port is None:
-            raise RuntimeError("chromium did not start DevTools within 60 s")
-        pages = []
-        while time.time() < deadline and not pages:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list") as r:
-                pages = [t for t in json.load(r) if t["type"] == "page"]
-        self.ws = websocket.create_connection(pages[0]["webSocketDebuggerUrl"], timeout=60, suppress_origin=True)
-        self.next_id = 0
+                return int(match.group(1))
+        raise RuntimeError("chromium did not start DevTools within 60 s")
+
+    def navigate(self, url: str) -> None:
+        self.send("Page.navigate", url=url)
 
     def send(self, method: str, **params) -> dict:
         self.next_id += 1
@@ -79,9 +100,11 @@ class Chromium:
         try:
             self.ws.close()
         finally:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self.profile.cleanup()
+            if self.proc:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+            if self.profile:
+                self.profile.cleanup()

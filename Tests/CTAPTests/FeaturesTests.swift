@@ -72,3 +72,26 @@ import Testing
         #expect(try CBORReader.decode(Array(afterId.dropFirst(keyLength))) == .textMap([("credProtect", .int(2))]))
     }
 }
+
+@Suite struct UserEntityTests {
+    /// CTAP 2.1 §6.2.2 `user`: a single account gets "id" alone even with UV (platforms then
+    /// need no account chooser); several accounts get their names with UV, for the chooser.
+    @Test func namesOnlyWithUserVerificationAndSeveralAccounts() async throws {
+        let f = try Fixture(builtInUV: true)
+        #expect(try await f.call(0x01, .intMap(makeCredentialRequest(userId: [1], userName: "alice", rk: true, options: [("uv", true)]))).0 == .ok)
+        let uv: [(String, CBORValue?)] = [("uv", true)]
+        let (status, one) = try await f.call(0x02, .intMap(getAssertionRequest(options: uv)))
+        #expect(status == .ok)
+        #expect(one?[int: 4] == .textMap([("id", .bytes([1]))]))
+        #expect(one?[int: 5] == nil)
+
+        #expect(try await f.call(0x01, .intMap(makeCredentialRequest(userId: [2], userName: "bob", rk: true, options: [("uv", true)]))).0 == .ok)
+        let (_, first) = try await f.call(0x02, .intMap(getAssertionRequest(options: uv)))
+        #expect(first?[int: 5] == .int(2))
+        let (_, next) = try await f.call(0x08)
+        #expect(Set([first?[int: 4]?[text: "name"], next?[int: 4]?[text: "name"]]) == [.text("alice"), .text("bob")])
+        // Without UV: ids only, however many accounts.
+        let (_, silent) = try await f.call(0x02, .intMap(getAssertionRequest()))
+        #expect(silent?[int: 4]?[text: "name"] == nil)
+    }
+}

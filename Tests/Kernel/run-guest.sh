@@ -6,6 +6,8 @@
 # Env: ACCEL (tcg; kvm where a runner has a usable one), MEM (MiB, 256), TIMEOUT (s, 300),
 #      HOSTROOT=1 shares the host's / read-only over virtio-9p (mount tag "hostroot"), so the
 #      guest can run host binaries, vfido among them, in a chroot.
+#      HOSTFWD=HOSTPORT:GUESTPORT forwards the host's 127.0.0.1:HOSTPORT to the guest (a browser's
+#      automation port, driven from the host).
 # Networking is QEMU's user mode: in the guest 10.0.2.2 is the host's loopback, nothing else.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,5 +28,5 @@ timeout --foreground "${TIMEOUT:-300}" qemu-system-x86_64 "${accel[@]}" \
     -nodefaults -no-user-config -display none -serial stdio -no-reboot \
     -kernel "$GUEST/vmlinux" -initrd "$tmp/initrd.gz" \
     -append "console=ttyS0 quiet panic=-1 mitigations=off" \
-    -netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \
+    -netdev "user,id=n0${HOSTFWD:+,hostfwd=tcp:127.0.0.1:${HOSTFWD%%:*}-:${HOSTFWD##*:}}" -device virtio-net-pci,netdev=n0,romfile= \
     "${hostroot[@]}"

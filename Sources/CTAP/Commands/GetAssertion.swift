@@ -147,7 +147,11 @@ extension Authenticator {
         let largeBlobKey = context.extensions.largeBlobKey && candidate.resident != nil
         return GetAssertionResponse(
             credentialID: candidate.id, authData: authData.bytes, signature: signature,
-            user: candidate.resident?.userEntity(includeIdentifyingFields: flags.contains(.userVerified)),
+            // CTAP 2.1 §6.2.2, `user`: name and displayName only with user verification, and only
+            // when there are several accounts to choose from; for a single account, "id" alone
+            // (as Solo 2, Nitrokey 3 and pico-fido do). Platforms show an account chooser when
+            // the user entity names someone: Chromium for a single named account too.
+            user: candidate.resident?.userEntity(includeIdentifyingFields: flags.contains(.userVerified) && context.total > 1),
             numberOfCredentials: numberOfCredentials,
             largeBlobKey: largeBlobKey ? credentialSecrets.largeBlobKey(credentialId: candidate.id) : nil)
     }
