@@ -77,6 +77,14 @@ enum Pages {
       say(''); document.getElementById('retry').hidden = false;
     }
     function cancelled(e) { return e && (e.name === 'NotAllowedError' || e.name === 'AbortError'); }
+    // The ceremony ends at the RP's timeout even if the browser's own dialog is still waiting for
+    // a person (headless Chromium keeps a refused request open on its error sheet, past the
+    // request's timeout): the page aborts it, and shows its error code.
+    async function ceremony(call, options) {
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), options.timeout || 300000);
+      try { return await call({ publicKey: options, signal: abort.signal }); } finally { clearTimeout(timer); }
+    }
     """
 
     static let registration = page("Register a passkey", """
@@ -92,7 +100,7 @@ enum Pages {
             const start = await post('/cis/hosted/passkey/start', { register_webauthn_cred_token: token });
             say('Touch your security key…');
             let credential;
-            try { credential = await navigator.credentials.create({ publicKey: creationOptions(start.credential_creation_options) }); }
+            try { credential = await ceremony(o => navigator.credentials.create(o), creationOptions(start.credential_creation_options)); }
             catch (e) { if (cancelled(e)) return fail('webauthn_registration_canceled', 'the passkey was not created'); throw e; }
             const done = await post('/cis/hosted/passkey/complete', { register_webauthn_cred_token: token,
               webauthn_session_id: start.webauthn_session_id, webauthn_encoded_result: encodedResult(start.webauthn_session_id, credential) });
@@ -116,7 +124,7 @@ enum Pages {
                                                                login_hint: q.get('login_hint') || undefined, state: q.get('state') || undefined });
             say('Touch your security key…');
             let credential;
-            try { credential = await navigator.credentials.get({ publicKey: requestOptions(start.credential_request_options) }); }
+            try { credential = await ceremony(o => navigator.credentials.get(o), requestOptions(start.credential_request_options)); }
             catch (e) { if (cancelled(e)) return fail('webauthn_authentication_canceled', 'no passkey was used'); throw e; }
             const done = await post('/cis/oidc/auth/complete', { webauthn_session_id: start.webauthn_session_id,
               webauthn_encoded_result: encodedResult(start.webauthn_session_id, credential) });

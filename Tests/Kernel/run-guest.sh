@@ -3,7 +3,8 @@
 # QEMU's software emulation, and returns when the guest powers off. The serial console goes to
 # standard output.
 #   run-guest.sh SCRIPT [ENV_FILE]
-# Env: ACCEL (tcg; kvm where a runner has a usable one), MEM (MiB, 256), TIMEOUT (s, 300),
+# Env: ACCEL (tcg; kvm where a runner has a usable one), MEM (MiB, 256), SMP (vCPUs, 1; TCG runs one
+#      host thread per vCPU), TIMEOUT (s, 300),
 #      HOSTROOT=1 shares the host's / read-only over virtio-9p (mount tag "hostroot"), so the
 #      guest can run host binaries, vfido among them, in a chroot.
 #      HOSTFWD=HOSTPORT:GUESTPORT forwards the host's 127.0.0.1:HOSTPORT to the guest (a browser's
@@ -24,7 +25,7 @@ hostroot=()
 [ -n "${HOSTROOT:-}" ] && hostroot=(-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap)
 if [ "${ACCEL:-tcg}" = kvm ]; then accel=(-accel kvm -cpu host); else accel=(-accel tcg,thread=multi -cpu max); fi
 timeout --foreground "${TIMEOUT:-300}" qemu-system-x86_64 "${accel[@]}" \
-    -machine pc -smp 1 -m "${MEM:-256}" \
+    -machine pc -smp "${SMP:-1}" -m "${MEM:-256}" \
     -nodefaults -no-user-config -display none -serial stdio -no-reboot \
     -kernel "$GUEST/vmlinux" -initrd "$tmp/initrd.gz" \
     -append "console=ttyS0 quiet panic=-1 mitigations=off" \
