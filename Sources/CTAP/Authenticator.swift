@@ -33,6 +33,10 @@ public struct AuthenticatorConfig: Sendable {
     public var maxRPIDsForSetMinPINLength: Int
     /// What the key implements: protocol generation, discoverable credentials, extensions.
     public var features = KeyFeatures()
+    /// The algorithms new credentials can use, in getInfo's order (a profile may offer fewer).
+    public var algorithms: [COSEAlgorithm] = COSEAlgorithm.allCases
+    /// The transports getInfo names (a profile of a key with NFC names it; vfido is USB).
+    public var transports: [String] = ["usb"]
 
     /// vfido's AAGUID: fixed so relying parties can recognise the model.
     public static let defaultAAGUID: [UInt8] = [

@@ -13,6 +13,9 @@ public struct KeyFeatures: Sendable, Equatable {
         /// CTAP 2.0 (and U2F): no credential management, selection, large blobs or config;
         /// PIN protocol 1; getInfo members 0x01-0x06.
         case ctap2_0 = "ctap2"
+        /// FIDO_2_1_PRE, what keys shipped before CTAP 2.1 was final (YubiKey 5.2-5.4, SoloKey 1):
+        /// 2.0 plus credential management as the preview command 0x41 and PIN protocol 2.
+        case ctap2_1_pre = "ctap2_1_pre"
         case ctap2_1 = "ctap2_1"
     }
 
@@ -23,6 +26,8 @@ public struct KeyFeatures: Sendable, Equatable {
     public var extensions: Set<String>
     /// authenticatorLargeBlobs and the largeBlobKey extension (CTAP 2.1 only).
     public var largeBlobs: Bool
+    /// The PIN/UV auth protocols offered, in getInfo's order; nil: what the level has.
+    public var pinUvAuthProtocolList: [Int]?
 
     /// The extensions vfido implements.
     public static let allExtensions: Set<String> = ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]
@@ -38,6 +43,8 @@ public struct KeyFeatures: Sendable, Equatable {
     }
 
     public var isCTAP2_1: Bool { level == .ctap2_1 }
+    /// CTAP 2.1 or its preview: credential management and the 2.1 getInfo members exist.
+    public var hasCTAP2_1Preview: Bool { level == .ctap2_1 || level == .ctap2_1_pre }
     /// Whether the key answers CTAPHID_CBOR at all.
     public var hasCTAP2: Bool { level != .u2f }
 
@@ -51,13 +58,14 @@ public struct KeyFeatures: Sendable, Equatable {
     }
 
     /// PIN/UV auth protocols: CTAP 2.0 knows only protocol 1.
-    public var pinUvAuthProtocols: [Int] { isCTAP2_1 ? [1, 2] : [1] }
+    public var pinUvAuthProtocols: [Int] { pinUvAuthProtocolList ?? (hasCTAP2_1Preview ? [1, 2] : [1]) }
 
     /// Whether `command` exists on this key.
     func implements(_ command: CTAPCommand) -> Bool {
         switch command {
         case .makeCredential, .getAssertion, .getInfo, .clientPIN, .reset, .getNextAssertion: return hasCTAP2
-        case .credentialManagement, .credentialManagementPreview, .selection, .config: return isCTAP2_1
+        case .credentialManagementPreview: return hasCTAP2_1Preview
+        case .credentialManagement, .selection, .config: return isCTAP2_1
         case .largeBlobs: return isCTAP2_1 && largeBlobs
         case .bioEnrollment, .bioEnrollmentPreview: return false
         }

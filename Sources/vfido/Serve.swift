@@ -86,14 +86,20 @@ struct Serve: AsyncParsableCommand {
     var keys = 1
 
     @Option(name: .long, help: ArgumentHelp(
-        "USB vendor and product id, in hex. The default is pid.codes' test pair.", valueName: "vid:pid"))
-    var vidPid = USBIdentifiers(vendor: 0x1209, product: 0x0001)
+        "USB vendor and product id, in hex (default: the profile's; vfido's is pid.codes' test pair 1209:0001).", valueName: "vid:pid"))
+    var vidPid: USBIdentifiers?
 
-    @Option(name: .long, help: ArgumentHelp("USB product string.", valueName: "text"))
-    var product = "vfido virtual FIDO2 key"
+    @Option(name: .long, help: ArgumentHelp("USB product string (default: the profile's).", valueName: "text"))
+    var product: String?
 
-    @Option(name: .long, help: ArgumentHelp("USB manufacturer string.", valueName: "text"))
-    var manufacturer = "vfido"
+    @Option(name: .long, help: ArgumentHelp("USB manufacturer string (default: the profile's).", valueName: "text"))
+    var manufacturer: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Look like this key model: a built-in profile (vfido profile list) or a JSON file (vfido profile show NAME > my.json).",
+        discussion: "A profile sets getInfo (versions, extensions, options, limits, algorithms, firmware version), the AAGUID, the USB identity, the capacity and which commands exist. Attestation still chains to vfido's root. Flags given with it (--vid-pid, --product, --manufacturer, --builtin-uv) win.",
+        valueName: "name|file"))
+    var profile = "vfido"
 
     @Option(name: .long, help: ArgumentHelp("How user-presence requests are answered: auto, deny, terminal or control.",
                                             valueName: "policy"))
@@ -181,14 +187,22 @@ struct Serve: AsyncParsableCommand {
         configuration.usbipMaxConnections = usbipMaxConnections
         configuration.keys = keys
         configuration.uhidPath = uhid ? uhidPath : nil
-        configuration.vendorId = vidPid.vendor
-        configuration.productId = vidPid.product
-        configuration.product = product
-        configuration.manufacturer = manufacturer
+        do {
+            try DeviceProfile.load(profile).apply(to: &configuration)
+        } catch {
+            FileHandle.standardError.write(Data("vfido serve: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        if let vidPid {
+            configuration.vendorId = vidPid.vendor
+            configuration.productId = vidPid.product
+        }
+        if let product { configuration.product = product }
+        if let manufacturer { configuration.manufacturer = manufacturer }
         configuration.presence = presence
         configuration.promptTimeout = .milliseconds(Int(promptTimeout * 1000))
         configuration.authenticator.attestation = attestation
-        configuration.authenticator.builtInUV = builtinUv
+        if builtinUv { configuration.authenticator.builtInUV = true }
         configuration.authenticator.enterpriseAttestationRPIDs = enterpriseRp
         configuration.authenticator.resetWindow = resetWindow == 0 ? nil : .seconds(resetWindow)
         if !noUdp && !udp.isLoopback {
@@ -269,7 +283,7 @@ extension Serve {
         let portFlag = usbip.port == 3240 ? "" : " --tcp-port \(usbip.port)"
         var lines = ["vfido \(VFIDO.version): \(keys == 1 ? "one virtual FIDO2 key is" : "\(keys) virtual FIDO2 keys are") ready",
                      "  AAGUID       \(configuration.authenticator.aaguid.hex)",
-                     "  presence     \(presence.rawValue)   attestation \(attestation.rawValue)   USB id \(vidPid)"]
+                     "  presence     \(presence.rawValue)   attestation \(attestation.rawValue)   USB id \(USBIdentifiers(vendor: configuration.vendorId, product: configuration.productId))   profile \(profile)"]
         for key in daemon.keys {
             var where_ = [String]()
             if key.uhid != nil { where_.append("uhid (a local hidraw device)") }

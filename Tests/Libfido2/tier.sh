@@ -124,5 +124,18 @@ fido2-token -R "$DEV" 2>/dev/null
 info=$(fido2-token -I "$DEV")
 expect "no PIN after reset" "$info" "noclientPin"
 expect "all passkeys gone" "$info" "remaining rk(s): 256"
+
+step "--profile yubikey-5-nfc-5.4: fido2-token -I shows what a real YubiKey 5 NFC 5.4.3 shows"
+kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+"$VFIDO" serve --ephemeral --udp "127.0.0.1:$PORT" --no-usbip --no-rp --no-api --profile yubikey-5-nfc-5.4 >"$WORK/banner" 2>>"$WORK/vfido.log" &
+pid=$!
+for _ in $(seq 100); do grep -q "Stop with" "$WORK/banner" 2>/dev/null && break; sleep 0.1; done
+with_pins "$PIN $PIN" fido2-token -S "$DEV" 2>/dev/null  # the published key has a PIN
+info=$(fido2-token -I "$DEV")
+while IFS= read -r line; do
+    grep -qxF -- "$line" <<<"$info" || fail "the yubikey-5-nfc-5.4 profile's fido2-token -I lacks the published line '$line'"
+done < Tests/Fixtures/profiles/yubikey-5-nfc-5.4.fido2-token-I.txt
+echo "ok: every published line of a YubiKey 5 NFC 5.4.3's fido2-token -I ($(wc -l < Tests/Fixtures/profiles/yubikey-5-nfc-5.4.fido2-token-I.txt) lines)"
+
 echo
 echo "libfido2 tier: all checks passed"

@@ -61,7 +61,7 @@ extension Authenticator {
 
     func clientPIN(_ request: ClientPINRequest) async throws(CTAPError) -> ClientPINResponse? {
         // CTAP 2.0 has subcommands 1 to 5 only.
-        if !config.features.isCTAP2_1 && request.subCommand.rawValue > ClientPINSubCommand.getPINToken.rawValue {
+        if !config.features.hasCTAP2_1Preview && request.subCommand.rawValue > ClientPINSubCommand.getPINToken.rawValue {
             throw CTAPError(.invalidSubcommand, "clientPIN subcommand \(request.subCommand) is CTAP 2.1")
         }
         switch request.subCommand {
@@ -175,7 +175,11 @@ extension Authenticator {
         let permissions: TokenPermissions
         if r.subCommand == .getPINToken {
             guard r.permissions == nil, r.rpId == nil else { throw CTAPError(.invalidParameter, "getPINToken takes no permissions") }
-            permissions = [.makeCredential, .getAssertion]
+            // CTAP 2.1 §6.5.5.7.1: the legacy token is for makeCredential and getAssertion. A
+            // FIDO_2_1_PRE key knew no permissions: its token also manages credentials (0x41), as
+            // YubiKey 5.2-5.4 do and python-fido2 expects of such a key.
+            permissions = config.features.level == .ctap2_1_pre
+                ? [.makeCredential, .getAssertion, .credentialManagement] : [.makeCredential, .getAssertion]
         } else {
             permissions = try requestedPermissions(r)
         }

@@ -91,7 +91,8 @@ extension Authenticator {
         // Steps 1 and 2: touch probes, and the protocol of a pinUvAuthParam.
         try await pinUvAuthPreamble(request.pinUvAuthParam, protocol: request.pinUvAuthProtocol, rpId: request.rpId)
         // Step 3: the first supported algorithm in the caller's order.
-        guard let algorithm = request.algorithms.lazy.compactMap({ $0.flatMap(COSEAlgorithm.init(rawValue:)) }).first else {
+        guard let algorithm = request.algorithms.lazy.compactMap({ $0.flatMap(COSEAlgorithm.init(rawValue:)) })
+            .first(where: config.algorithms.contains) else {
             throw CTAPError(.unsupportedAlgorithm, "none of \(request.algorithms.compactMap { $0 }) is supported")
         }
         // Steps 4 to 6: options, alwaysUv, and whether user verification is required.

@@ -1,0 +1,55 @@
+import CTAP
+
+/// The profiles vfido ships (`vfido profile list`). Each value is what the cited source shows of
+/// the model; docs/profiles.md has the same table with every source.
+extension DeviceProfile {
+    public static let builtInNames = ["vfido", "yubikey-5-nfc-5.4", "ctap2.0", "u2f-only"]
+
+    public static var builtIn: [String: DeviceProfile] {
+        Dictionary(uniqueKeysWithValues: [vfido, yubiKey5NFC54, ctap2_0, u2fOnly].map { ($0.name, $0) })
+    }
+
+    /// vfido's own key: everything it implements.
+    public static let vfido = DeviceProfile(
+        name: "vfido", description: "vfido's own key: CTAP 2.1, every extension and algorithm vfido has",
+        protocol: "ctap2_1", aaguid: AuthenticatorConfig.defaultAAGUID.hex, firmwareVersion: "1.0.0",
+        usb: USB(vendorId: "1209", productId: "0001", manufacturer: "vfido", product: "vfido virtual FIDO2 key"),
+        extensions: KeyFeatures.allExtensions.sorted(), algorithms: COSEAlgorithm.allCases.map(\.description), transports: ["usb"],
+        pinUvAuthProtocols: [1, 2], residentKeys: true, builtInUV: false, maxMsgSize: 7609, maxCredentialCountInList: 8,
+        maxCredentialIdLength: 128, maxResidentCredentials: 256,
+        sources: ["usb": "pid.codes 1209:0001, the test PID (https://pid.codes/1209/0001/)"])
+
+    /// A YubiKey 5 NFC with firmware 5.4.3, as fido2-token -I and lsusb show one.
+    public static let yubiKey5NFC54 = DeviceProfile(
+        name: "yubikey-5-nfc-5.4", description: "YubiKey 5 NFC, firmware 5.4.3 (FIDO_2_1_PRE)",
+        protocol: "ctap2_1_pre", aaguid: "2fc0579f-8113-47ea-b116-bb5a8db9202a", firmwareVersion: "5.4.3",
+        usb: USB(vendorId: "1050", productId: "0407", manufacturer: "Yubico", product: "YubiKey OTP+FIDO+CCID"),
+        extensions: ["credProtect", "hmac-secret"], algorithms: ["ES256", "EdDSA"], transports: ["nfc", "usb"],
+        pinUvAuthProtocols: [2, 1], residentKeys: true, builtInUV: false, maxMsgSize: 1200, maxCredentialCountInList: 8,
+        maxCredentialIdLength: 128, maxResidentCredentials: 25,
+        sources: [
+            "getInfo and CTAPHID version": "fido2-token -I of a YubiKey 5 NFC 5.4.3, https://github.com/Yubico/libfido2/issues/686",
+            "aaguid": "Yubico's YubiKey hardware FIDO2 AAGUIDs (YubiKey 5 NFC, 5.2 and 5.4), quoted in https://github.com/lbuchs/WebAuthn/issues/47",
+            "usb": "lsusb -v of a YubiKey 5 (bcdDevice 5.43), https://github.com/polhenarejos/pico-fido/issues/12",
+            "maxResidentCredentials": "25 on YubiKey 5 before 5.7: https://github.com/solokeys/solo1/issues/156, https://github.com/trustcrypto/OnlyKey-Firmware/issues/178",
+        ])
+
+    /// A key that speaks CTAP 2.0 and U2F only (what CTAP 2.0 §5.4 lets getInfo hold).
+    public static let ctap2_0 = DeviceProfile(
+        name: "ctap2.0", description: "A CTAP 2.0 key: U2F_V2 and FIDO_2_0, PIN protocol 1, getInfo members 0x01-0x06",
+        protocol: "ctap2", aaguid: AuthenticatorConfig.defaultAAGUID.hex, firmwareVersion: "2.0.0",
+        usb: USB(vendorId: "1209", productId: "0001", manufacturer: "vfido", product: "vfido CTAP 2.0 key"),
+        extensions: ["hmac-secret"], algorithms: ["ES256"], transports: ["usb"], pinUvAuthProtocols: [1],
+        residentKeys: true, builtInUV: false, maxMsgSize: 1200, maxCredentialCountInList: 8, maxCredentialIdLength: 128,
+        maxResidentCredentials: 25,
+        sources: ["getInfo": "CTAP 2.0 (2019-01-30) §5.4 authenticatorGetInfo: members 0x01-0x06; §5.5.1 PIN protocol 1"])
+
+    /// A FIDO U2F key: CTAPHID without CBOR, U2F register and authenticate only.
+    public static let u2fOnly = DeviceProfile(
+        name: "u2f-only", description: "A FIDO U2F key: no CTAP2 (CTAPHID capabilities without CBOR)",
+        protocol: "ctap1/u2f", aaguid: "00000000000000000000000000000000", firmwareVersion: "1.0.0",
+        usb: USB(vendorId: "1209", productId: "0001", manufacturer: "vfido", product: "vfido U2F key"),
+        extensions: [], algorithms: ["ES256"], transports: ["usb"], pinUvAuthProtocols: [1], residentKeys: false,
+        builtInUV: false, maxMsgSize: 1200, maxCredentialCountInList: 1, maxCredentialIdLength: 128, maxResidentCredentials: 0,
+        sources: ["protocol": "FIDO U2F HID protocol v1.2 §4.1 (U2FHID_INIT capabilities); CTAP 2.1 §11.2.9.1.3 (CAPABILITY_CBOR)"])
+}
