@@ -69,7 +69,13 @@ def test_token_drives_make_credential_and_get_assertion_with_uv(daemon, version)
     assert made.auth_data.flags & 0x05 == 0x05  # UP and UV
     got = ctap2.get_assertion("example.com", CDH, pin_uv_param=proto.authenticate(token, CDH), pin_uv_protocol=proto.VERSION)
     assert got.auth_data.flags & 0x05 == 0x05
-    assert got.user == {"id": b"u1", "name": "alice", "displayName": "Alice"}  # names only with UV
+    assert got.user == {"id": b"u1"}  # one account: its id alone (CTAP 2.1 §6.2.2)
+    # Two accounts: with UV, the names come for the platform's chooser.
+    ctap2.make_credential(CDH, RP, {"id": b"u2", "name": "bob", "displayName": "Bob"}, ES256, options={"rk": True},
+                          pin_uv_param=proto.authenticate(token, CDH), pin_uv_protocol=proto.VERSION)
+    token = cp.get_pin_token(PIN, ClientPin.PERMISSION.GET_ASSERTION, "example.com")
+    got = ctap2.get_assertion("example.com", CDH, pin_uv_param=proto.authenticate(token, CDH), pin_uv_protocol=proto.VERSION)
+    assert got.number_of_credentials == 2 and got.user["name"] in ("alice", "bob") and "displayName" in got.user
 
     # A token is bound to the RP it was made for.
     with pytest.raises(CtapError) as e:
