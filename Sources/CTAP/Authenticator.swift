@@ -37,6 +37,8 @@ public struct AuthenticatorConfig: Sendable {
     public var algorithms: [COSEAlgorithm] = COSEAlgorithm.allCases
     /// The transports getInfo names (a profile of a key with NFC names it; vfido is USB).
     public var transports: [String] = ["usb"]
+    /// Deviations a real key has (none by default).
+    public var quirks = KeyQuirks()
 
     /// vfido's AAGUID: fixed so relying parties can recognise the model.
     public static let defaultAAGUID: [UInt8] = [

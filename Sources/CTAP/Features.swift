@@ -71,3 +71,19 @@ public struct KeyFeatures: Sendable, Equatable {
         }
     }
 }
+
+/// Ways a real key differs from the specification's ideal that hosts must cope with, switched on
+/// by a profile or `vfido serve --quirk` (Chromium's virtual device has the same knobs).
+public struct KeyQuirks: Sendable, Equatable, Codable {
+    /// An allowList or excludeList longer than maxCredentialCountInList is refused with
+    /// CTAP2_ERR_LIMIT_EXCEEDED (CTAP 2.1 §6.1.2, §6.2.2 allow it), instead of being read.
+    public var rejectLargeAllowLists = false
+    /// A silent getAssertion (up=false, the platform's pre-flight) is refused with
+    /// CTAP2_ERR_UNSUPPORTED_OPTION, as keys that cannot answer without a touch do.
+    public var rejectSilentRequests = false
+    public init(rejectLargeAllowLists: Bool = false, rejectSilentRequests: Bool = false) {
+        self.rejectLargeAllowLists = rejectLargeAllowLists
+        self.rejectSilentRequests = rejectSilentRequests
+    }
+}
+

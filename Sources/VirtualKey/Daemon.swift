@@ -39,6 +39,8 @@ public struct DaemonConfiguration: Sendable {
     public var product = "vfido virtual FIDO2 key"
     /// The CTAPHID INIT version (a profile copies its model's firmware version).
     public var deviceVersion: (major: UInt8, minor: UInt8, build: UInt8) = (1, 0, 0)
+    /// Processing delay and keepalive interval (quirks).
+    public var timing = HIDSession.Timing()
 
     public init(stateDirectory: URL?) { self.stateDirectory = stateDirectory }
 
@@ -227,7 +229,8 @@ public final class Daemon: Sendable {
         // A U2F-only key has no CBOR capability: CTAPHID_CBOR is an unknown command to it.
         let capabilities: CTAPHIDCapabilities = configuration.authenticator.features.hasCTAP2 ? [.wink, .cbor] : [.wink]
         let session = HIDSession(authenticator: authenticator, presence: tracked, logger: logger,
-                                 configuration: .init(capabilities: capabilities, deviceVersion: configuration.deviceVersion))
+                                 configuration: .init(capabilities: capabilities, deviceVersion: configuration.deviceVersion),
+                                 timing: configuration.timing)
         await session.observeCommands { command, outcome, ms in
             events.publish(key: n, .command(name: command, status: outcome, milliseconds: ms))
         }

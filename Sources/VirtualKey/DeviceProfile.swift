@@ -37,6 +37,36 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
     public var maxResidentCredentials: Int
     /// Where each value comes from (field -> URL or citation); docs/profiles.md has the same.
     public var sources: [String: String]
+    /// How the model deviates (optional; none when absent).
+    public var quirks: Quirks?
+
+    public struct Quirks: Codable, Sendable, Equatable {
+        public var rejectLargeAllowLists: Bool?
+        public var rejectSilentRequests: Bool?
+        public var processingDelayMs: Int?
+        public var keepaliveIntervalMs: Int?
+        public init(rejectLargeAllowLists: Bool? = nil, rejectSilentRequests: Bool? = nil, processingDelayMs: Int? = nil,
+                    keepaliveIntervalMs: Int? = nil) {
+            self.rejectLargeAllowLists = rejectLargeAllowLists
+            self.rejectSilentRequests = rejectSilentRequests
+            self.processingDelayMs = processingDelayMs
+            self.keepaliveIntervalMs = keepaliveIntervalMs
+        }
+        static let fieldNames: Set<String> = ["rejectLargeAllowLists", "rejectSilentRequests", "processingDelayMs", "keepaliveIntervalMs"]
+
+        func validated() throws {
+            if let ms = processingDelayMs, !(0...60_000).contains(ms) { throw Invalid(description: "quirks.processingDelayMs must be 0 to 60000") }
+            if let ms = keepaliveIntervalMs, !(10...10_000).contains(ms) { throw Invalid(description: "quirks.keepaliveIntervalMs must be 10 to 10000") }
+        }
+
+        /// Sets the quirks this names; the others stay as they are.
+        public func apply(to configuration: inout DaemonConfiguration) {
+            if let on = rejectLargeAllowLists { configuration.authenticator.quirks.rejectLargeAllowLists = on }
+            if let on = rejectSilentRequests { configuration.authenticator.quirks.rejectSilentRequests = on }
+            if let ms = processingDelayMs { configuration.timing.processingDelay = .milliseconds(ms) }
+            if let ms = keepaliveIntervalMs { configuration.timing.keepaliveInterval = .milliseconds(ms) }
+        }
+    }
 
     /// A profile file could not be used; the message names the file and the field.
     public struct Invalid: Error, CustomStringConvertible {
@@ -46,7 +76,7 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
     static let fieldNames: Set<String> = [
         "name", "description", "protocol", "aaguid", "firmwareVersion", "usb", "extensions", "algorithms", "transports",
         "pinUvAuthProtocols", "residentKeys", "builtInUV", "maxMsgSize", "maxCredentialCountInList", "maxCredentialIdLength",
-        "maxResidentCredentials", "sources",
+        "maxResidentCredentials", "sources", "quirks",
     ]
     static let usbFieldNames: Set<String> = ["vendorId", "productId", "manufacturer", "product"]
 
@@ -72,6 +102,10 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
         }
         if let usb = object["usb"] as? [String: Any], let unknown = usb.keys.sorted().first(where: { !usbFieldNames.contains($0) }) {
             throw invalid("unknown field \"usb.\(unknown)\" (usb has: \(usbFieldNames.sorted().joined(separator: ", ")))")
+        }
+        if let quirks = object["quirks"] as? [String: Any],
+           let unknown = quirks.keys.sorted().first(where: { !Quirks.fieldNames.contains($0) }) {
+            throw invalid("unknown field \"quirks.\(unknown)\" (quirks has: \(Quirks.fieldNames.sorted().joined(separator: ", ")))")
         }
         let profile: DeviceProfile
         do {
@@ -141,6 +175,7 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
         guard (16...1023).contains(maxCredentialIdLength) else { throw fail("maxCredentialIdLength must be 16 to 1023") }
         guard (0...100_000).contains(maxResidentCredentials) else { throw fail("maxResidentCredentials must be 0 to 100000") }
         if residentKeys && level == .u2f { throw fail("residentKeys: a ctap1/u2f key has none") }
+        try quirks?.validated()
         return Values(level: level, aaguid: aaguidBytes, firmware: (major, minor, build), vendorId: vendor, productId: product,
                       algorithms: algs)
     }
@@ -167,6 +202,7 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
         a.maxCredentialIdLength = maxCredentialIdLength
         a.maxResidentCredentials = maxResidentCredentials
         configuration.authenticator = a
+        quirks?.apply(to: &configuration)
     }
 
     public var json: String {

@@ -17,6 +17,20 @@ public struct ReportSink: Sendable {
 public actor HIDSession {
     public static let tick: Duration = .milliseconds(100)
 
+    /// How a key paces itself, set by quirks (`vfido serve --processing-delay`, `--keepalive-interval`).
+    public struct Timing: Sendable {
+        /// Each CTAP or U2F request waits this long before it runs (KEEPALIVEs are sent meanwhile).
+        public var processingDelay: Duration = .zero
+        /// KEEPALIVE every this long while a request runs (CTAP 2.1 §11.2.9.2.1 asks for 100 ms).
+        public var keepaliveInterval: Duration = HIDSession.tick
+        public init(processingDelay: Duration = .zero, keepaliveInterval: Duration = HIDSession.tick) {
+            self.processingDelay = processingDelay
+            self.keepaliveInterval = keepaliveInterval
+        }
+    }
+    let timing: Timing
+    var lastKeepalive = ContinuousClock.now
+
     let authenticator: Authenticator
     let presence: TrackedPresence?
     let logger: Logger
@@ -32,8 +46,9 @@ public actor HIDSession {
     }
 
     public init(authenticator: Authenticator, presence: TrackedPresence? = nil, logger: Logger,
-                configuration: CTAPHIDStateMachine.Configuration = .init(),
+                configuration: CTAPHIDStateMachine.Configuration = .init(), timing: Timing = Timing(),
                 firstChannel: UInt32 = UInt32.random(in: 1..<0x1000_0000)) {
+        self.timing = timing
         self.authenticator = authenticator
         self.presence = presence
         self.logger = logger
@@ -95,6 +110,8 @@ public actor HIDSession {
 
     func onTick() {
         perform(machine.poll(now: .now))
+        guard ContinuousClock.now - lastKeepalive >= timing.keepaliveInterval else { return }
+        lastKeepalive = .now
         perform(machine.keepalive(presence?.isWaiting == true ? .userPresenceNeeded : .processing))
     }
 
@@ -122,8 +139,20 @@ public actor HIDSession {
 
     func execute(_ request: CTAPHIDStateMachine.Request) {
         let authenticator = self.authenticator
+        let delay = timing.processingDelay
         let task = Task {
             let started = ContinuousClock.now
+            if delay > .zero {
+                do { try await Task.sleep(for: delay) } catch {
+                    // Cancelled while it waited (CTAPHID_CANCEL): answered as a cancelled request is.
+                    if request.command == .cbor {
+                        let status = CTAPStatus.keepaliveCancel
+                        self.finish(request, [status.rawValue], log: "CTAP request", outcome: "\(status) (cancelled in the processing delay)",
+                                    status: status.name, elapsed: ContinuousClock.now - started)
+                    }
+                    return
+                }
+            }
             if request.command == .cbor {
                 let exchange = await authenticator.handle(request.payload)
                 let name = CTAPCommand(rawValue: exchange.command).map { "\($0)" } ?? "command 0x" + [exchange.command].hex

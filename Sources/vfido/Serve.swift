@@ -101,6 +101,22 @@ struct Serve: AsyncParsableCommand {
         valueName: "name|file"))
     var profile = "vfido"
 
+    @Option(name: .customLong("quirk"), help: ArgumentHelp(
+        "Deviate as real keys do: reject-large-allow-lists (LIMIT_EXCEEDED for lists over maxCredentialCountInList), reject-silent-requests (UNSUPPORTED_OPTION for up=false); repeatable.",
+        valueName: "name"))
+    var quirks: [Quirk] = []
+
+    @Option(name: .long, help: ArgumentHelp("Each CTAP and U2F request waits this long before it runs (KEEPALIVEs meanwhile).", valueName: "ms"))
+    var processingDelay: Int?
+
+    @Option(name: .long, help: ArgumentHelp("KEEPALIVE every this long while a request runs (default 100, as CTAP asks).", valueName: "ms"))
+    var keepaliveInterval: Int?
+
+    enum Quirk: String, ExpressibleByArgument, CaseIterable {
+        case rejectLargeAllowLists = "reject-large-allow-lists"
+        case rejectSilentRequests = "reject-silent-requests"
+    }
+
     @Option(name: .long, help: ArgumentHelp("How user-presence requests are answered: auto, deny, terminal or control.",
                                             valueName: "policy"))
     var presence: PresencePolicy = .auto
@@ -152,6 +168,8 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         if resetWindow < 0 { throw ValidationError("--reset-window must be 0 or more seconds") }
+        if let ms = processingDelay, !(0...60_000).contains(ms) { throw ValidationError("--processing-delay must be 0 to 60000 ms") }
+        if let ms = keepaliveInterval, !(10...10_000).contains(ms) { throw ValidationError("--keepalive-interval must be 10 to 10000 ms") }
         if !(promptTimeout > 0 && promptTimeout <= 3600) { throw ValidationError("--prompt-timeout must be between 0 and 3600 seconds") }
         if !(1...16).contains(keys) { throw ValidationError("--keys must be between 1 and 16") }
         if usbipMaxConnections < 1 { throw ValidationError("--usbip-max-connections must be at least 1") }
@@ -198,6 +216,9 @@ struct Serve: AsyncParsableCommand {
             configuration.productId = vidPid.product
         }
         if let product { configuration.product = product }
+        DeviceProfile.Quirks(rejectLargeAllowLists: quirks.contains(.rejectLargeAllowLists) ? true : nil,
+                             rejectSilentRequests: quirks.contains(.rejectSilentRequests) ? true : nil,
+                             processingDelayMs: processingDelay, keepaliveIntervalMs: keepaliveInterval).apply(to: &configuration)
         if let manufacturer { configuration.manufacturer = manufacturer }
         configuration.presence = presence
         configuration.promptTimeout = .milliseconds(Int(promptTimeout * 1000))

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -135,11 +134,11 @@ def test_make_install_and_uninstall(tmp_path, vfido_bin, prefix, rules_dir):
 
 @pytest.mark.skipif(Path("/dev/uhid").exists(), reason="this machine has /dev/uhid")
 def test_serve_uhid_without_dev_uhid_fails_fast_and_says_what_to_do(vfido_bin):
-    started = time.monotonic()
     result = subprocess.run([str(vfido_bin), "serve", "--uhid", "--ephemeral"], capture_output=True, text=True, timeout=30)
-    elapsed = time.monotonic() - started
     assert result.returncode != 0
-    assert elapsed < 1.0, f"took {elapsed:.2f} s"
+    # Fast means before anything started: no listener, no key (not a time bound, which a loaded
+    # machine would break).
+    assert "Server started" not in result.stderr and "ready" not in result.stdout
     assert "/dev/uhid does not exist" in result.stderr
     assert "modprobe uhid" in result.stderr
     assert "usbip attach" in result.stderr  # the other route

@@ -116,3 +116,47 @@ def test_a_broken_profile_file_is_refused_with_the_field_named(tmp_path, change,
 def test_an_unknown_profile_name_lists_the_built_in_ones():
     out = subprocess.run([str(VFIDO), "profile", "show", "yubikey-9"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "yubikey-5-nfc-5.4" in out.stderr and "ctap2.0" in out.stderr
+
+
+def test_quirk_reject_large_allow_lists(start_daemon):
+    ctap2 = Ctap2(start_daemon("--quirk", "reject-large-allow-lists").device())
+    nine = [{"type": "public-key", "id": bytes([i]) * 32} for i in range(9)]
+    with pytest.raises(CtapError) as e:
+        ctap2.get_assertion("example.com", b"\0" * 32, nine)
+    assert e.value.code == CtapError.ERR.LIMIT_EXCEEDED
+    with pytest.raises(CtapError) as e:
+        ctap2.get_assertion("example.com", b"\0" * 32, nine[:8])  # within the limit: read, and nothing found
+    assert e.value.code == CtapError.ERR.NO_CREDENTIALS
+    with pytest.raises(CtapError) as e:
+        make(ctap2, exclude_list=nine)
+    assert e.value.code == CtapError.ERR.LIMIT_EXCEEDED
+    make(ctap2, exclude_list=nine[:8])
+
+
+def test_quirk_reject_silent_requests_from_a_profile_file(start_daemon, tmp_path):
+    p = profile("vfido")
+    p.update(name="no-silent", quirks={"rejectSilentRequests": True})
+    path = tmp_path / "no-silent.json"
+    path.write_text(json.dumps(p))
+    ctap2 = Ctap2(start_daemon("--profile", str(path)).device())
+    made = make(ctap2)
+    allow = [{"type": "public-key", "id": made.auth_data.credential_data.credential_id}]
+    with pytest.raises(CtapError) as e:
+        ctap2.get_assertion("example.com", b"\0" * 32, allow, options={"up": False})
+    assert e.value.code == CtapError.ERR.UNSUPPORTED_OPTION
+    assert ctap2.get_assertion("example.com", b"\0" * 32, allow).auth_data.flags & 0x01
+    p["quirks"] = {"rejectSilently": True}
+    path.write_text(json.dumps(p))
+    checked = subprocess.run([str(VFIDO), "profile", "check", str(path)], capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 2 and 'unknown field "quirks.rejectSilently"' in checked.stderr
+
+
+def test_processing_delay_sends_keepalives_at_the_chosen_interval(start_daemon):
+    """A 2.5 s processing delay with KEEPALIVE every second: at least one, and at most one per
+    second (the bound holds however loaded the machine is)."""
+    from fido2.hid import CTAPHID
+    dev = start_daemon("--processing-delay", "2500", "--keepalive-interval", "1000").device()
+    seen = []
+    response = dev.call(CTAPHID.CBOR, b"\x04", on_keepalive=seen.append)
+    assert response[0] == 0 and 1 <= len(seen) <= 3, seen
+    assert all(status == 1 for status in seen)  # PROCESSING

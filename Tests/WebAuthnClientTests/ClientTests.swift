@@ -209,7 +209,6 @@ final class AbsentUser: UserPresence, @unchecked Sendable {
         defer { Task { await key.daemon.stop() } }
         var options = try creation()
         options.timeout = 300
-        let started = ContinuousClock.now
         do {
             _ = try await key.client().create(options)
             Issue.record("create() succeeded without a touch")
@@ -217,9 +216,9 @@ final class AbsentUser: UserPresence, @unchecked Sendable {
             #expect(error.name == .notAllowed)
             #expect(error.message.contains("timed out"))
         }
-        // The key was told (CTAPHID_CANCEL ended its prompt), well before the 5 s silence limit.
+        // The key was told: CTAPHID_CANCEL ended its prompt (without it the prompt would still
+        // wait, and `results` would be empty). No time bound: a loaded machine is only slower.
         #expect(user.results == [.cancelled])
-        #expect(ContinuousClock.now - started < .seconds(5))
         // The key is free again at once.
         #expect(try await key.client().device.getInfo().versions.contains("FIDO_2_1"))
     }

@@ -72,6 +72,12 @@ extension Authenticator {
         // Steps 4 to 6: options and whether built-in UV will run.
         if request.options["rk"] != nil { throw CTAPError(.unsupportedOption, "rk in getAssertion") }
         let userPresence = request.options["up"] ?? true
+        if !userPresence && config.quirks.rejectSilentRequests {
+            throw CTAPError(.unsupportedOption, "up=false refused (quirk rejectSilentRequests)")
+        }
+        if config.quirks.rejectLargeAllowLists && request.allowList.count > config.maxCredentialCountInList {
+            throw CTAPError(.limitExceeded, "allowList of \(request.allowList.count) over \(config.maxCredentialCountInList) (quirk rejectLargeAllowLists)")
+        }
         // hmac-secret needs a touch (CTAP 2.1 §12.5: its outputs are for a user who is present);
         // OpenSK answers a silent request for it the same way (docs/conformance.md).
         if request.extensions.hmacSecret != nil && !userPresence {

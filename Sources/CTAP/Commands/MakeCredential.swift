@@ -96,6 +96,9 @@ extension Authenticator {
             throw CTAPError(.unsupportedAlgorithm, "none of \(request.algorithms.compactMap { $0 }) is supported")
         }
         // Steps 4 to 6: options, alwaysUv, and whether user verification is required.
+        if config.quirks.rejectLargeAllowLists && request.excludeList.count > config.maxCredentialCountInList {
+            throw CTAPError(.limitExceeded, "excludeList of \(request.excludeList.count) over \(config.maxCredentialCountInList) (quirk rejectLargeAllowLists)")
+        }
         let residentKey = request.options["rk"] ?? false
         if residentKey && !config.features.residentKeys { throw CTAPError(.unsupportedOption, "this key has no discoverable credentials") }
         if request.options["up"] == false { throw CTAPError(.invalidOption, "up=false in makeCredential") }
