@@ -71,18 +71,24 @@ enum Deflate {
         guard status == Z_OK else { throw Failure(code: status) }
         defer { deflateEnd(&stream) }
         var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(input.count))))
+        status = pump(&stream, input, into: &output) { deflate(&$0, Z_FINISH) }
+        guard status == Z_STREAM_END else { throw Failure(code: status) }
+        return Array(output.prefix(Int(stream.total_out)))
+    }
+
+    /// Runs one zlib step over all of `input` into `output` (both buffers pinned for the call).
+    private static func pump(_ stream: inout z_stream, _ input: [UInt8], into output: inout [UInt8],
+                             _ step: (inout z_stream) -> Int32) -> Int32 {
         var input = input
-        status = input.withUnsafeMutableBufferPointer { inBuffer in
+        return input.withUnsafeMutableBufferPointer { inBuffer in
             output.withUnsafeMutableBufferPointer { outBuffer in
                 stream.next_in = inBuffer.baseAddress
                 stream.avail_in = UInt32(inBuffer.count)
                 stream.next_out = outBuffer.baseAddress
                 stream.avail_out = UInt32(outBuffer.count)
-                return deflate(&stream, Z_FINISH)
+                return step(&stream)
             }
         }
-        guard status == Z_STREAM_END else { throw Failure(code: status) }
-        return Array(output.prefix(Int(stream.total_out)))
     }
 
     /// Inflates at most `limit` bytes; more, or a broken stream, is an error.
@@ -92,16 +98,7 @@ enum Deflate {
         guard status == Z_OK else { throw Failure(code: status) }
         defer { inflateEnd(&stream) }
         var output = [UInt8](repeating: 0, count: limit + 1)
-        var input = input
-        status = input.withUnsafeMutableBufferPointer { inBuffer in
-            output.withUnsafeMutableBufferPointer { outBuffer in
-                stream.next_in = inBuffer.baseAddress
-                stream.avail_in = UInt32(inBuffer.count)
-                stream.next_out = outBuffer.baseAddress
-                stream.avail_out = UInt32(outBuffer.count)
-                return inflate(&stream, Z_FINISH)
-            }
-        }
+        status = pump(&stream, input, into: &output) { inflate(&$0, Z_FINISH) }
         guard status == Z_STREAM_END, Int(stream.total_out) <= limit else { throw Failure(code: status) }
         return Array(output.prefix(Int(stream.total_out)))
     }

@@ -209,6 +209,27 @@ def hosted_urls(rp: str, rp_port: int, cb_port: int, user: str, client_token: st
     return registration, login
 
 
+def wind_down(guest, name: str, label: str, server, vfido) -> None:
+    """Tells the guest to finish, prints its steps, stops the callback and vfido."""
+    Callback.finished = True
+    if guest:
+        try:
+            guest.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            stop(guest)
+        for line in guest_log(name).splitlines():
+            if line.startswith(("STEP", "GUEST-")):
+                print(f"guest {label}: {line}", flush=True)
+    server.shutdown()
+    server.server_close()
+    stop(vfido)
+
+
+def expect_clean_end(name: str, label: str) -> None:
+    if "GUEST-OK" not in guest_log(name):
+        raise Failure(f"the {label} guest did not finish cleanly:\n" + "\n".join(guest_log(name).splitlines()[-40:]))
+
+
 def record(browser: str, ceremony: str, seconds: float, webauthn: float | None = None) -> None:
     """One result line: the whole ceremony from navigation, and (when seen) from the page's
     WebAuthn call to the RP's redirect."""
@@ -306,20 +327,8 @@ def passkeys_in(browser: str) -> None:
         say(f"{browser}: events: {len(uv_prompts)} UV prompts, credentialAdded, {len(asserted)} credentialAsserted, "
             f"{len(denied)} denied")
     finally:
-        Callback.finished = True
-        if guest:
-            try:
-                guest.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                stop(guest)
-            for line in guest_log(name).splitlines():
-                if line.startswith(("STEP", "GUEST-")):
-                    print(f"guest {browser}: {line}", flush=True)
-        server.shutdown()
-        server.server_close()
-        stop(vfido)
-    if "GUEST-OK" not in guest_log(name):
-        raise Failure(f"the {browser} guest did not finish cleanly:\n" + "\n".join(guest_log(name).splitlines()[-40:]))
+        wind_down(guest, name, browser, server, vfido)
+    expect_clean_end(name, browser)
 
 
 def registration_over_uhid(browser: str = "chromium") -> None:
@@ -350,20 +359,8 @@ def registration_over_uhid(browser: str = "chromium") -> None:
         if [c["credential_id"] for c in stored] != [registered.get("credential_id")] or not stored[0]["user_verified"]:
             raise Failure(f"the RP stores {stored} for {user}")
     finally:
-        Callback.finished = True
-        if guest:
-            try:
-                guest.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                stop(guest)
-            for line in guest_log(name).splitlines():
-                if line.startswith(("STEP", "GUEST-")):
-                    print(f"guest {browser} uhid: {line}", flush=True)
-        server.shutdown()
-        server.server_close()
-        stop(vfido)
-    if "GUEST-OK" not in guest_log(name):
-        raise Failure(f"the uhid guest did not finish cleanly:\n" + "\n".join(guest_log(name).splitlines()[-40:]))
+        wind_down(guest, name, f"{browser} uhid", server, vfido)
+    expect_clean_end(name, f"{browser} uhid")
 
 
 def main() -> int:
