@@ -26,7 +26,11 @@ modprobe 9pnet_virtio; modprobe 9p
 mkdir -p $H
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot $H || fail "mounting the host's / over 9p"
 mount -t proc proc $H/proc; mount -t sysfs sys $H/sys; mount --bind /dev $H/dev
+# The checkout under test may live in the host's /tmp, which the tmpfs below hides: the uhid
+# route's vfido binary is copied out first (into the guest's own memory), then back in.
+[ "$ROUTE" = uhid ] && { cp "$H$VFIDO" /vfido || fail "copying $VFIDO out of the share"; }
 mount -t tmpfs tmp $H/tmp; mount -t tmpfs run $H/run; mkdir -p /dev/shm; mount -t tmpfs shm $H/dev/shm
+[ "$ROUTE" = uhid ] && { cp /vfido $H/tmp/vfido && rm /vfido || fail "copying vfido into the tmpfs"; }
 step "host root shared"
 
 case "$ROUTE" in
@@ -34,7 +38,7 @@ usbip)
     usbip --tcp-port "$PORT" attach -r $HOST -b "$BUSID" || fail "usbip attach -b $BUSID"
     ;;
 uhid)
-    XDG_RUNTIME_DIR=/run chroot $H "$VFIDO" serve --uhid --builtin-uv --ephemeral --no-udp --no-rp --no-api > /tmp/vfido.log 2>&1 &
+    XDG_RUNTIME_DIR=/run chroot $H /tmp/vfido serve --uhid --builtin-uv --ephemeral --no-udp --no-rp --no-api > /tmp/vfido.log 2>&1 &
     ;;
 *) fail "ROUTE must be usbip or uhid, not '$ROUTE'" ;;
 esac

@@ -368,7 +368,7 @@ def main() -> int:
     if subprocess.run([str(ROOT / "Tests/Kernel/build-guest.sh")]).returncode != 0:
         print("FAIL: building the guest")
         return 1
-    browsers = os.environ.get("BROWSERS", "chromium,firefox").split(",")
+    browsers = [b for b in os.environ.get("BROWSERS", "chromium,firefox").split(",") if b]
     installed = {"chromium": shutil.which("chromium"), "firefox": shutil.which("firefox-esr")}
     failed = []
     for browser in browsers:
