@@ -153,10 +153,13 @@ def test_quirk_reject_silent_requests_from_a_profile_file(start_daemon, tmp_path
 
 def test_processing_delay_sends_keepalives_at_the_chosen_interval(start_daemon):
     """A 2.5 s processing delay with KEEPALIVE every second: at least one, and at most one per
-    second (the bound holds however loaded the machine is)."""
+    second of the call as this side measured it (a bound that holds however loaded the machine is)."""
+    import time
     from fido2.hid import CTAPHID
     dev = start_daemon("--processing-delay", "2500", "--keepalive-interval", "1000").device()
     seen = []
+    started = time.monotonic()
     response = dev.call(CTAPHID.CBOR, b"\x04", on_keepalive=seen.append)
-    assert response[0] == 0 and 1 <= len(seen) <= 3, seen
+    elapsed = time.monotonic() - started
+    assert response[0] == 0 and 1 <= len(seen) <= int(elapsed) + 1, (seen, elapsed)
     assert all(status == 1 for status in seen)  # PROCESSING
