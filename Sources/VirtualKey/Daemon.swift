@@ -89,6 +89,13 @@ public struct RunningKey: Sendable {
     public let addedAtRuntime: Bool
     public var uhid: UHIDDevice? { attachment.uhid }
     public var features: KeyFeatures { authenticator.config.features }
+
+    /// Takes the key off every transport and stops its session.
+    func close() async {
+        attachment.unplug()?.destroy()
+        await udp?.close()
+        await session.stop()
+    }
 }
 
 /// A key added while the daemon runs: WebDriver's and CDP's authenticator options. Its state is
@@ -207,11 +214,7 @@ public final class Daemon: Sendable {
             return Daemon(keys: keys, configuration: configuration, terminal: terminal, usbip: usbip, events: events, logger: logger,
                           group: group, stateLock: stateLock)
         } catch {
-            for key in keys {
-                key.uhid?.destroy()
-                await key.udp?.close()
-                await key.session.stop()
-            }
+            for key in keys { await key.close() }
             try? await group.shutdownGracefully()
             stateLock?.release()
             throw error
@@ -282,15 +285,11 @@ public final class Daemon: Sendable {
                 }, closed: { feed.finish() })
             }
             do {
-                udp = try await listen(port)
-            } catch where addedAtRuntime && port != 0 {
-                // Another program has base + n - 1: a key added at runtime takes any free port
-                // (the API answers which) rather than failing.
-                logger.notice("UDP \(configuration.udpHost):\(port) is taken; key \(n) listens on a free port instead")
-                do { udp = try await listen(0) } catch {
-                    attachment.unplug()?.destroy()
-                    await session.stop()
-                    throw DaemonError("cannot listen on UDP \(configuration.udpHost): \(error)")
+                do { udp = try await listen(port) } catch where addedAtRuntime && port != 0 {
+                    // Another program has base + n - 1: a key added at runtime takes any free port
+                    // (the API answers which) rather than failing.
+                    logger.notice("UDP \(configuration.udpHost):\(port) is taken; key \(n) listens on a free port instead")
+                    udp = try await listen(0)
                 }
             } catch {
                 attachment.unplug()?.destroy()
@@ -333,10 +332,8 @@ public final class Daemon: Sendable {
             throw DaemonError("key \(key.number) was started with the daemon and keeps its state on disk; only keys added at runtime can be removed (unplug it instead)")
         }
         registry.withLock { $0.removeAll { $0.number == key.number } }
-        key.attachment.unplug()?.destroy()
         usbip?.remove(busid: key.busid)
-        await key.udp?.close()
-        await key.session.stop()
+        await key.close()
         logger.info("key \(key.number) removed")
         events.publish(key: key.number, .removed)
     }
@@ -373,11 +370,7 @@ public final class Daemon: Sendable {
 
     public func stop() async {
         await usbip?.close()
-        for key in keys {
-            key.uhid?.destroy()
-            await key.udp?.close()
-            await key.session.stop()
-        }
+        for key in keys { await key.close() }
         try? await group.shutdownGracefully()
         stateLock?.release()
     }

@@ -26,36 +26,26 @@ struct GetInfoResponse: CommandResponse {
     var uvModality: Int?
     var remainingDiscoverableCredentials: Int?
 
-    /// CTAP 2.0 defines members 0x01-0x06 only.
-    var onlyCTAP2_0Members = false
-    /// A FIDO_2_1_PRE key answers the 2.1 members its generation had (0x07-0x0A, 0x0D, 0x0E).
-    var onlyPreviewMembers = false
-    /// pinUvAuthProtocols in this order (a profile copies its model's), not canonically sorted.
-    var keepProtocolOrder = false
+    /// The members this key's generation has; nil: all of them (CTAP 2.1).
+    var members: Set<Key>?
+
+    /// CTAP 2.0 (2019) §5.4 defines 0x01-0x06; a FIDO_2_1_PRE key adds 0x07-0x0A, 0x0D and 0x0E
+    /// (what a YubiKey 5.4 answers, docs/profiles.md).
+    static let ctap2_0Members: Set<Key> = [.versions, .extensions, .aaguid, .options, .maxMsgSize, .pinUvAuthProtocols]
+    static let previewMembers = ctap2_0Members.union([.maxCredentialCountInList, .maxCredentialIdLength, .transports, .algorithms,
+                                                      .minPINLength, .firmwareVersion])
 
     var cbor: CBORValue {
-        // Every list in canonical order of its encoded items, like map keys (docs/conformance.md).
+        // Every list in canonical order of its encoded items, like map keys (docs/conformance.md);
+        // pinUvAuthProtocols in the key's own order (canonical for vfido's, a model's for a profile).
         func list(_ items: [CBORValue]) -> CBORValue { .array(CBORWriter.canonicallySorted(items)) }
-        let ctap2_0: [(Key, CBORValue?)] = [
+        let all: [(Key, CBORValue?)] = [
             (Key.versions, list(versions.map(CBORValue.text))),
             (.extensions, extensions.isEmpty ? nil : list(extensions.map(CBORValue.text))),
             (.aaguid, .bytes(aaguid)),
             (.options, .textMap(options.map { ($0.0, $0.1.map(CBORValue.bool)) })),
             (.maxMsgSize, .int(maxMsgSize)),
-            (.pinUvAuthProtocols, keepProtocolOrder ? .array(pinUvAuthProtocols.map(CBORValue.int)) : list(pinUvAuthProtocols.map(CBORValue.int))),
-        ]
-        if onlyCTAP2_0Members { return .keyed(ctap2_0) }
-        if onlyPreviewMembers {
-            return .keyed(ctap2_0 + [
-                (.maxCredentialCountInList, .int(maxCredentialCountInList)),
-                (.maxCredentialIdLength, .int(maxCredentialIdLength)),
-                (.transports, list(transports.map(CBORValue.text))),
-                (.algorithms, list(algorithms.map { .textMap([("alg", .int($0.rawValue)), ("type", "public-key")]) })),
-                (.minPINLength, .int(minPINLength)),
-                (.firmwareVersion, .int(firmwareVersion)),
-            ])
-        }
-        return .keyed(ctap2_0 + [
+            (.pinUvAuthProtocols, .array(pinUvAuthProtocols.map(CBORValue.int))),
             (.maxCredentialCountInList, .int(maxCredentialCountInList)),
             (.maxCredentialIdLength, .int(maxCredentialIdLength)),
             (.transports, list(transports.map(CBORValue.text))),
@@ -69,7 +59,8 @@ struct GetInfoResponse: CommandResponse {
             (.preferredPlatformUvAttempts, preferredPlatformUvAttempts.map(CBORValue.int)),
             (.uvModality, uvModality.map(CBORValue.int)),
             (.remainingDiscoverableCredentials, remainingDiscoverableCredentials.map(CBORValue.int)),
-        ])
+        ]
+        return .keyed(members.map { members in all.filter { members.contains($0.0) } } ?? all)
     }
 }
 
@@ -82,21 +73,21 @@ extension Authenticator {
         let is2_1 = features.isCTAP2_1
         let preview = features.level == .ctap2_1_pre
         let extensions = features.effectiveExtensions
-        // Options a CTAP 2.1 key adds; absent (not false) on a 2.0 key.
-        let ctap2_1Options: [(String, Bool?)] = is2_1 ? [
-            ("alwaysUv", settings.alwaysUv), ("credMgmt", true), ("authnrCfg", true),
-            ("largeBlobs", features.largeBlobs ? true : nil), ("pinUvAuthToken", true),
-            ("setMinPINLength", true), ("makeCredUvNotRqd", !settings.alwaysUv), ("credentialMgmtPreview", true),
-            ("ep", settings.enterpriseAttestation),
-        ] : preview ? [("credentialMgmtPreview", true)] : []
+        // Options in the order written; a generation's absent options are not claimed at all.
+        var options: [(String, Bool?)] = [("rk", features.residentKeys), ("up", true), ("uv", config.builtInUV ? true : nil), ("plat", false)]
+        if is2_1 { options += [("alwaysUv", settings.alwaysUv), ("credMgmt", true), ("authnrCfg", true)] }
+        options.append(("clientPin", pin.hash != nil))
+        if is2_1 {
+            options += [("largeBlobs", features.largeBlobs ? true : nil), ("pinUvAuthToken", true), ("setMinPINLength", true),
+                        ("makeCredUvNotRqd", !settings.alwaysUv), ("credentialMgmtPreview", true), ("ep", settings.enterpriseAttestation)]
+        }
+        if preview { options.append(("credentialMgmtPreview", true)) }
         return GetInfoResponse(
             // U2F (CTAP1) is off while alwaysUv is on: it cannot verify the user (§7.2.2).
             versions: (settings.alwaysUv ? [] : ["U2F_V2"]) + ["FIDO_2_0"] + (preview ? ["FIDO_2_1_PRE"] : []) + (is2_1 ? ["FIDO_2_1"] : []),
-            extensions: Self.extensionOrder.filter(extensions.contains),
+            extensions: Array(extensions),
             aaguid: config.aaguid,
-            options: [("rk", features.residentKeys), ("up", true), ("uv", config.builtInUV ? true : nil), ("plat", false)]
-                + (preview ? [] : ctap2_1Options.prefix(3)) + [("clientPin", pin.hash != nil)]
-                + (preview ? ctap2_1Options : Array(ctap2_1Options.dropFirst(3))),
+            options: options,
             maxMsgSize: config.maxMessageSize,
             pinUvAuthProtocols: features.pinUvAuthProtocols,
             maxCredentialCountInList: config.maxCredentialCountInList,
@@ -113,10 +104,6 @@ extension Authenticator {
             uvModality: config.builtInUV ? Self.uvModalityFingerprint : nil,
             remainingDiscoverableCredentials: features.residentKeys
                 ? (try? store.residentCredentialCount()).map { max(0, config.maxResidentCredentials - $0) } : nil,
-            onlyCTAP2_0Members: !is2_1 && !preview, onlyPreviewMembers: preview,
-            keepProtocolOrder: features.pinUvAuthProtocolList != nil)
+            members: is2_1 ? nil : preview ? GetInfoResponse.previewMembers : GetInfoResponse.ctap2_0Members)
     }
-
-    /// getInfo lists extensions in this order (it sorts them canonically anyway).
-    static let extensionOrder = ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]
 }
