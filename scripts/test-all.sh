@@ -42,6 +42,20 @@ conformance() { VFIDO_BIN=.build/debug/vfido Tests/Conformance/tier.sh; }
 # requests to vfido's control API (`--presence control`), as on a bench with a Pico.
 conformance_controller() { VFIDO_CONTROLLER=1 VFIDO_BIN=.build/debug/vfido Tests/Conformance/tier.sh; }
 fuzz_smoke() { FUZZ_SECONDS=${FUZZ_SECONDS:-10} Fuzz/run.sh; }
+crash_safety() { VFIDO_BIN=.build/debug/vfido .venv/bin/python Tests/Reliability/crash_safety.py --kills 30; }
+corpus_replay() { VFIDO_BIN=.build/debug/vfido .venv/bin/python Tests/Reliability/corpus_replay.py "$(corpus_archive)"; }
+# google/CTAP2-test-tool-corpus lives beside the checkout in ../shared/corpus, or beside the
+# repository this clone came from (a clean clone of /work/main in /tmp); VFIDO_CORPUS overrides.
+corpus_archive() {
+    local name=ctap2-test-tool-corpus.tar.gz origin candidate
+    origin=$(git config --get remote.origin.url 2>/dev/null || true)
+    for candidate in "${VFIDO_CORPUS:-}" "../shared/corpus/$name" "${origin:+$origin/../shared/corpus/$name}"; do
+        [[ -n "$candidate" && -f "$candidate" ]] && { echo "$candidate"; return; }
+    done
+}
+corpus_blocker() {
+    [[ -n "$(corpus_archive)" ]] || echo "google's CTAP2-test-tool corpus is not on this machine (../shared/corpus/ctap2-test-tool-corpus.tar.gz beside the checkout or its origin, or VFIDO_CORPUS)"
+}
 kernel_usbip() { Tests/Kernel/usbip-tier.sh; }
 libfido2() { Tests/Libfido2/tier.sh; }
 
@@ -106,6 +120,8 @@ tier_if kernel_blocker "5b uhid: vfido inside a QEMU guest kernel, used through 
 tier_if kernel_browser_blocker "5c passkeys in Chromium and Firefox ESR in a QEMU guest: register (rk + UV), sign in usernameless and by name, a denial; once over uhid" kernel_browser
 tier_if browser_blocker "6 browser: headless Chromium (DevTools virtual authenticator) on the RP's hosted pages" browser_pages
 tier "7 fuzz smoke (libFuzzer, ${FUZZ_SECONDS:-10} s per target)" fuzz_smoke
+tier "8 crash safety: 30 SIGKILLs during makeCredential, credential deletion and large-blob writes; python-fido2 checks nothing acknowledged is lost" crash_safety
+tier_if corpus_blocker "9 corpus replay: google's CTAP2-test-tool corpus (24,946 inputs) over UDP, a PING after each, RSS reported" corpus_replay
 
 echo
 echo "================ summary"

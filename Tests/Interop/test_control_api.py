@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from fido2.ctap import CtapError
 from fido2.ctap2 import Ctap2
 
-from conftest import VFIDO
+from conftest import VFIDO, free_tcp_port
 from ctap_helpers import RP_ID, cdh, make
 from vfido_udp import open_device
 
@@ -317,12 +317,6 @@ def usbip_busids(port: int) -> list[str]:
             busids.append(record[256:288].rstrip(b"\0").decode())
             exactly(s, 4 * record[311])
         return busids
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_keys_added_at_runtime_speak_their_protocol_and_go_away_when_removed():
