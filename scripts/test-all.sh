@@ -56,6 +56,11 @@ corpus_archive() {
 corpus_blocker() {
     [[ -n "$(corpus_archive)" ]] || echo "google's CTAP2-test-tool corpus is not on this machine (../shared/corpus/ctap2-test-tool-corpus.tar.gz beside the checkout or its origin, or VFIDO_CORPUS)"
 }
+machine_faults() { VFIDO_BIN=.build/debug/vfido .venv/bin/python Tests/Reliability/machine_faults.py; }
+machine_faults_blocker() {
+    [[ $(id -u) == 0 ]] || { echo "it mounts a small tmpfs in a private mount namespace, which needs root"; return; }
+    unshare -m true 2>/dev/null || echo "unshare -m (a private mount namespace) is refused here"
+}
 kernel_usbip() { Tests/Kernel/usbip-tier.sh; }
 libfido2() { Tests/Libfido2/tier.sh; }
 
@@ -122,6 +127,7 @@ tier_if browser_blocker "6 browser: headless Chromium (DevTools virtual authenti
 tier "7 fuzz smoke (libFuzzer, ${FUZZ_SECONDS:-10} s per target)" fuzz_smoke
 tier "8 crash safety: 30 SIGKILLs during makeCredential, credential deletion and large-blob writes; python-fido2 checks nothing acknowledged is lost" crash_safety
 tier_if corpus_blocker "9 corpus replay: google's CTAP2-test-tool corpus (24,946 inputs) over UDP, a PING after each, RSS reported" corpus_replay
+tier_if machine_faults_blocker "10 machine faults: disk full during writes (KEY_STORE_FULL, nothing lost), a read-only, damaged or wrongly keyed state directory refused at start and left untouched" machine_faults
 
 echo
 echo "================ summary"

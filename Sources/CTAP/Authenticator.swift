@@ -257,7 +257,9 @@ public actor Authenticator {
 
 /// The one place where a storage failure becomes a CTAP status.
 func storeCall<T>(_ body: () throws -> T) throws(CTAPError) -> T {
-    do { return try body() } catch let error as CTAPError { throw error } catch {
+    do { return try body() } catch let error as CTAPError { throw error } catch let full as CredentialStoreFull {
+        throw CTAPError(.keyStoreFull, "credential store: \(full)")
+    } catch {
         throw CTAPError(.other, "credential store: \(error)")
     }
 }

@@ -57,6 +57,14 @@ public protocol AuthenticatorClock: Sendable {
 
 
 
+/// What a store throws when its medium has no room for a write (the disk is full): the write
+/// changed nothing, and the key answers CTAP2_ERR_KEY_STORE_FULL.
+public struct CredentialStoreFull: Error, CustomStringConvertible {
+    public var detail: String
+    public init(_ detail: String) { self.detail = detail }
+    public var description: String { "no room to store: \(detail)" }
+}
+
 /// Durable storage for one authenticator. Implementations encrypt secrets and private keys at
 /// rest; the core hands them over in clear and never writes files itself.
 public protocol CredentialStore: Sendable {

@@ -39,22 +39,39 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
         let key = try Self.loadOrCreateKey(at: keyURL)
         let dbURL = directory.appendingPathComponent(Self.databaseName)
         try Self.createPrivateFile(at: dbURL)
-        try self.init(database: SQLiteDatabase(path: dbURL.path), storageKey: key, durable: true)
+        try self.init(database: SQLiteDatabase(path: dbURL.path), storageKey: key, file: dbURL.path)
     }
 
     /// An in-memory store (tests, benchmarks, `--state :memory:`).
     public static func inMemory() throws -> SQLiteCredentialStore {
         try SQLiteCredentialStore(database: SQLiteDatabase(path: ":memory:"),
-                                  storageKey: SymmetricKey(size: .bits256), durable: false)
+                                  storageKey: SymmetricKey(size: .bits256), file: nil)
     }
 
-    private init(database: SQLiteDatabase, storageKey: SymmetricKey, durable: Bool) throws {
+    /// `file`: the database's path when it is on disk (checked, then made durable); nil in memory.
+    private init(database: SQLiteDatabase, storageKey: SymmetricKey, file path: String?) throws {
         db = database
         self.storageKey = storageKey
-        if durable {
+        if let path {
+            try Self.checkIntegrity(db, path: path)
             try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
         }
         try migrate()
+    }
+
+    /// A damaged file is refused before anything writes to it: the daemon stops with what is
+    /// wrong, and the file stays as it is for the person (or a backup) to recover.
+    private static func checkIntegrity(_ db: SQLiteDatabase, path: String) throws {
+        let verdict: String
+        do {
+            verdict = (try db.query("PRAGMA quick_check(1)").first?.first?.text ?? "no answer")
+                .split(separator: "\n").filter { !$0.hasPrefix("***") }.joined(separator: "; ")
+        } catch let error as SQLiteError {
+            throw CredentialStoreError.corrupt("\(path) is not a readable SQLite database (\(error.message)); it was left untouched")
+        }
+        guard verdict == "ok" else {
+            throw CredentialStoreError.corrupt("\(path) fails SQLite's integrity check (\(verdict)); it was left untouched")
+        }
     }
 
     private func migrate() throws {
@@ -153,10 +170,14 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
         }
     }
 
-    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+    /// Runs `body` alone on the connection. A write that finds the disk full (SQLite rolled it
+    /// back) becomes CredentialStoreFull, which the key answers as KEY_STORE_FULL.
+    private func locked<T>(_ body: () throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
-        return try body()
+        do { return try body() } catch let error as SQLiteError where error.isDiskFull {
+            throw CredentialStoreFull(error.message)
+        }
     }
 
     // MARK: - CredentialStore

@@ -7,6 +7,8 @@ public struct SQLiteError: Error, CustomStringConvertible {
     public var code: Int32
     public var message: String
     public var description: String { "SQLite error \(code): \(message)" }
+    /// The write found no room on the disk (SQLITE_FULL); SQLite rolled it back.
+    public var isDiskFull: Bool { code == SQLITE_FULL }
 }
 
 public final class SQLiteDatabase {
