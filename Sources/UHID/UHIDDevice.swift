@@ -37,6 +37,13 @@ public final class UHIDDevice: @unchecked Sendable {
     private let writeLock = NSLock()
     private var reader: Thread?
     private var destroyed = false
+    /// destroy() writes to `wake[1]`: the reader polls it beside `fd`, so it leaves its wait and
+    /// the descriptor is closed only once nobody blocks on it.
+    private let wake: [Int32]
+    private let readerDone = DispatchSemaphore(value: 0)
+    private var readerExited = false
+    /// Whether the reader thread has returned (tests).
+    var readerHasExited: Bool { writeLock.lock(); defer { writeLock.unlock() }; return readerExited }
 
     /// Opens `path` and creates the device. Fails at once, with advice, when /dev/uhid is
     /// missing or not writable.
@@ -45,13 +52,23 @@ public final class UHIDDevice: @unchecked Sendable {
         self.reportSize = reportSize
         let fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw Self.openError(path: path, errno: errno) }
+        var pipeEnds: [Int32] = [-1, -1]
+        guard pipe(&pipeEnds) == 0, fcntl(pipeEnds[0], F_SETFD, FD_CLOEXEC) == 0,
+              fcntl(pipeEnds[1], F_SETFD, FD_CLOEXEC) == 0 else {
+            let e = errno
+            close(fd)
+            throw UHIDError(description: "cannot make the uhid reader's wake-up pipe: \(String(cString: strerror(e)))")
+        }
         self.fd = fd
+        wake = pipeEnds
         let create = UHIDOutgoingEvent.create2(
             name: identity.name, phys: identity.phys, uniq: identity.uniq, bus: UHID.busUSB, vendor: identity.vendor,
             product: identity.product, version: identity.version, country: 0, reportDescriptor: reportDescriptor)
         guard write(create) else {
             let e = errno
             close(fd)
+            close(pipeEnds[0])
+            close(pipeEnds[1])
             throw UHIDError(description: "cannot create a HID device through \(path): \(String(cString: strerror(e)))")
         }
     }
@@ -101,8 +118,19 @@ public final class UHIDDevice: @unchecked Sendable {
     /// output report without the report-ID byte; `onEvent` sees every event (for logging).
     public func run(onOutputReport: @escaping @Sendable ([UInt8]) -> Void, onEvent: @escaping @Sendable (UHIDIncomingEvent) -> Void) {
         let thread = Thread { [self] in
+            defer {
+                writeLock.lock()
+                readerExited = true
+                writeLock.unlock()
+                readerDone.signal()
+            }
             var buffer = [UInt8](repeating: 0, count: UHID.eventSize)
             while true {
+                var waits = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
+                             pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0)]
+                let ready = poll(&waits, 2, -1)
+                if ready < 0 && errno == EINTR { continue }
+                guard ready > 0, waits[1].revents == 0 else { return }
                 let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if n < 0 && (errno == EINTR || errno == EAGAIN) { continue }
                 guard n > 0, let event = UHIDIncomingEvent(Array(buffer.prefix(n))) else { return }
@@ -125,16 +153,26 @@ public final class UHIDDevice: @unchecked Sendable {
         thread.start()
     }
 
-    /// Removes the device from the kernel.
+    /// Removes the device from the kernel, wakes the reader and waits for it to leave, then
+    /// closes the descriptors.
     public func destroy() {
         writeLock.lock()
-        if !destroyed {
+        let first = !destroyed
+        if first {
+            destroyed = true  // from here on write() refuses, so nothing touches fd but us
             let bytes = UHIDOutgoingEvent.destroy.bytes
             _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            destroyed = true
-            close(fd)
         }
-        writeLock.unlock()
+        writeLock.unlock()  // the reader may be waiting for it to answer a GET_REPORT
+        guard first else { return }
+        if let reader, reader != Thread.current {
+            var byte: UInt8 = 1
+            _ = Glibc.write(wake[1], &byte, 1)
+            readerDone.wait()
+        }
+        close(fd)
+        close(wake[0])
+        close(wake[1])
     }
 
     deinit { destroy() }
