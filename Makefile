@@ -2,6 +2,7 @@
 #   make run     build and start the daemon on embedded defaults
 #   make test    install what the tests need, then run every test tier this machine can run
 #   make bench   benchmarks, as JSON
+#   make soak    load and abuse against a release daemon (memory, channels, SIGKILLs), as JSON
 #   make fuzz    libFuzzer targets (FUZZ_SECONDS each, default 60)
 #   make install / uninstall   (PREFIX=/usr/local, DESTDIR=)
 
@@ -22,12 +23,12 @@ VFIDO_BIN ?= .build/release/vfido
 INSTALLED = $(BINDIR)/vfido $(UDEVRULESDIR)/70-vfido.rules $(SYSTEMDUNITDIR)/vfido.service \
 	$(SYSTEMDUSERUNITDIR)/vfido.service $(SYSUSERSDIR)/vfido.conf $(MODULESLOADDIR)/vfido.conf
 
-.PHONY: all build run test bench fuzz deps clean help install uninstall
+.PHONY: all build run test bench soak fuzz deps clean help install uninstall
 
 all: build
 
 help:
-	@sed -n '2,6p' Makefile
+	@sed -n '2,7p' Makefile
 
 build:
 	@scripts/install-deps.sh build
@@ -45,6 +46,13 @@ bench:
 	@scripts/install-deps.sh build
 	$(SWIFT) build -c release --product vfido-bench
 	.build/release/vfido-bench
+
+# SOAK_SCALE multiplies every count (1: 300k datagrams, 20k connections, 10k RP requests,
+# 8 x 10k channel operations, 300 SIGKILLs).
+soak:
+	@scripts/install-deps.sh test
+	$(SWIFT) build -c release --product vfido
+	VFIDO_BIN=.build/release/vfido .venv/bin/python Tests/Reliability/soak.py --scale $${SOAK_SCALE:-1}
 
 fuzz:
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} Fuzz/run.sh

@@ -84,6 +84,7 @@ class Run:
         self.unacked_make_rp: str | None = None  # the rp of a makeCredential in flight at the kill
         self.counts = {"makeCredential": 0, "deleteCredential": 0, "largeBlobWrite": 0, "checked": 0, "adopted": 0}
         self.failures: list[str] = []
+        self.kills_done = 0
 
     def device(self, daemon: Daemon, killed: threading.Event) -> Ctap2:
         descriptor = HidDescriptor(f"udp:{daemon.port}", 0x1209, 0x0001, 64, 64, "vfido", "0")
@@ -99,6 +100,10 @@ class Run:
         while not stop.is_set():
             roll = self.rng.random()
             mine = [cid for cid, c in self.creds.items() if c.rp == rp and not c.deleted]
+            # Near the key's resident-credential capacity, only deletions and blob writes: a
+            # full key answering KEY_STORE_FULL is right, but not what this run is about.
+            if sum(1 for c in self.creds.values() if not c.deleted) >= self.capacity - 2:
+                roll = 0.0 if mine else 0.2
             if roll < 0.15 and mine:
                 cid = self.rng.choice(mine)
                 self.creds[cid].undecided = True
@@ -182,12 +187,16 @@ class Run:
         daemon = Daemon(state, "--presence", "auto", "--no-rp", "--no-api")
         started = time.monotonic()
         killed = threading.Event()
-        ClientPin(Ctap2(self.device(daemon, killed).device), PinProtocolV2()).set_pin(PIN)
+        first = self.device(daemon, killed)
+        self.capacity = first.info.remaining_disc_creds or 25
+        ClientPin(first, PinProtocolV2()).set_pin(PIN)
         rps = []
         try:
             for round_number in range(self.kills):
-                rp = f"round{round_number}.crash.example"
-                rps.append(rp)
+                # Five RPs in turn: a round can delete what earlier rounds made for its RP.
+                rp = f"rp{round_number % 5}.crash.example"
+                if rp not in rps:
+                    rps.append(rp)
                 killed.clear()
                 ctap = self.device(daemon, killed)
                 acked, stop, errors = [0], threading.Event(), []
@@ -217,6 +226,7 @@ class Run:
                 self.check_rp(check, rp)
                 self.check_blob(check)
                 self.unacked_make_rp = None
+                self.kills_done += 1
                 if len(self.failures) >= 20:
                     break
             final = self.device(daemon, threading.Event())
@@ -227,7 +237,7 @@ class Run:
         live = sum(1 for c in self.creds.values() if not c.deleted)
         return {
             "seed": self.seed,
-            "kills": len(rps),
+            "kills": self.kills_done,
             "seconds": round(time.monotonic() - started, 1),
             "acknowledged": {k: v for k, v in self.counts.items() if k not in ("checked", "adopted")},
             "in_flight_makeCredential_committed": self.counts["adopted"],
