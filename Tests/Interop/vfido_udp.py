@@ -38,6 +38,6 @@ class UdpConnection(CtapHidConnection):
         self.sock.close()
 
 
-def open_device(port: int, timeout: float = 10.0) -> CtapHidDevice:
+def open_device(port: int, timeout: float = 10.0, connection: CtapHidConnection | None = None) -> CtapHidDevice:
     descriptor = HidDescriptor(f"udp:127.0.0.1:{port}", 0x1209, 0x0001, REPORT, REPORT, "vfido", "0")
-    return CtapHidDevice(descriptor, UdpConnection(port, timeout=timeout))
+    return CtapHidDevice(descriptor, connection or UdpConnection(port, timeout=timeout))

@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import random
-import socket
 import sys
 import tempfile
 import threading
@@ -35,10 +34,8 @@ from conftest import Daemon  # noqa: E402  (Tests/Interop/conftest.py)
 from fido2.ctap import CtapError  # noqa: E402
 from fido2.ctap2 import ClientPin, Ctap2, CredentialManagement, LargeBlobs  # noqa: E402
 from fido2.ctap2.pin import PinProtocolV2  # noqa: E402
-from fido2.hid import CtapHidDevice  # noqa: E402
-from fido2.hid.base import HidDescriptor  # noqa: E402
 from fido2.webauthn import AuthenticatorData  # noqa: E402
-from vfido_udp import UdpConnection  # noqa: E402
+from vfido_udp import UdpConnection, open_device  # noqa: E402
 
 PIN = "crash-safety-1234"
 ES256 = [{"type": "public-key", "alg": -7}]
@@ -87,8 +84,7 @@ class Run:
         self.kills_done = 0
 
     def device(self, daemon: Daemon, killed: threading.Event) -> Ctap2:
-        descriptor = HidDescriptor(f"udp:{daemon.port}", 0x1209, 0x0001, 64, 64, "vfido", "0")
-        return Ctap2(CtapHidDevice(descriptor, KilledConnection(daemon.port, killed)))
+        return Ctap2(open_device(daemon.port, connection=KilledConnection(daemon.port, killed)))
 
     def token(self, ctap: Ctap2, rp: str) -> tuple[PinProtocolV2, bytes]:
         protocol = PinProtocolV2()
@@ -268,5 +264,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    socket.setdefaulttimeout(None)
     sys.exit(main())
