@@ -150,7 +150,8 @@ final class USBIPConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// Input reports queued while no IN URB is pending (bounded: the oldest are dropped).
+    /// Input reports queued while no IN URB is pending. A host that stops polling its IN
+    /// endpoint while the device keeps answering loses the oldest beyond this, with a log line.
     static let maxQueuedReports = 64
 
     let server: USBIPServer
@@ -170,6 +171,12 @@ final class USBIPConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         logger[metadataKey: "peer"] = "\(context.remoteAddress.map { "\($0)" } ?? "?")"
+    }
+
+    /// The context holds this handler: letting go of it here breaks the cycle, or every
+    /// connection's handler, buffers and pipeline would outlive its close.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -196,6 +203,9 @@ final class USBIPConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         }
         export = nil
         pendingIn = []
+        queuedIn = []
+        buffer = []
+        self.context = nil
         context.fireChannelInactive()
     }
 
@@ -287,7 +297,10 @@ final class USBIPConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             complete(pendingIn.remove(at: index), with: data, context: context)
         } else {
             queuedIn.append(data)
-            if queuedIn.count > Self.maxQueuedReports { queuedIn.removeFirst() }
+            if queuedIn.count > Self.maxQueuedReports {
+                queuedIn.removeFirst()
+                logger.warning("USB/IP: the host has not polled its IN endpoint for \(Self.maxQueuedReports) reports: the oldest queued report is dropped")
+            }
         }
     }
 
