@@ -60,14 +60,20 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // A thin typed wrapper over SQLite, shared by the key's store and the RP's.
         .target(name: "SQLite", dependencies: ["CSQLite"]),
+        // A 32-byte secret in a file of its own, in clear or sealed under a passphrase (scrypt,
+        // AES-GCM): the key store's storage key and the RP's token-signing key.
+        .target(name: "KeyFile", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
+        ]),
         // Durable, encrypted implementation of CTAP.CredentialStore.
         .target(name: "CredentialStore", dependencies: [
-            "Bytes", "CTAP", "SQLite",
+            "Bytes", "CTAP", "KeyFile", "SQLite",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Composition root: wiring transports to the core, prompt policy, logging.
         .target(name: "VirtualKey", dependencies: [
-            "Bytes", "CTAP", "CTAPWire", "CTAPHID", "CredentialStore", "UDPSimulator", "USBIP", "UHID",
+            "Bytes", "CTAP", "CTAPWire", "CTAPHID", "CredentialStore", "KeyFile", "UDPSimulator", "USBIP", "UHID",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -92,7 +98,7 @@ let package = Package(
         .target(name: "HTTPAPI", dependencies: [.product(name: "Hummingbird", package: "hummingbird")]),
         // The Mosaic-style HTTP API, hosted pages and tokens, over RelyingParty.
         .target(name: "RelyingPartyServer", dependencies: [
-            "HTTPAPI", "RelyingParty", "SQLite",
+            "HTTPAPI", "KeyFile", "RelyingParty", "SQLite",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -114,7 +120,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "vfido", dependencies: [
-            "Bytes", "VirtualKey", "ControlAPI", "EndToEnd", "CTAP", "CredentialStore", "RelyingPartyServer", "RelyingParty", "USBIP",
+            "Bytes", "KeyFile", "VirtualKey", "ControlAPI", "EndToEnd", "CTAP", "CredentialStore", "RelyingPartyServer", "RelyingParty", "USBIP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Logging", package: "swift-log"),
@@ -128,7 +134,11 @@ let package = Package(
         // verifier. Fuzz/run.sh builds them with -sanitize=fuzzer and -DFUZZING; in a normal
         // build they replay saved inputs (FuzzSupport holds the entry point of both modes).
         .target(name: "FuzzSupport", path: "Fuzz/Support"),
-        .executableTarget(name: "vfido-fuzz-ctap", dependencies: ["CTAP", "CBOR", "CredentialStore", "FuzzSupport", "CTAPTestSupport"],
+        .executableTarget(name: "vfido-fuzz-ctap", dependencies: [
+                              "Bytes", "CTAP", "CTAPWire", "CBOR", "CredentialStore", "FuzzSupport", "CTAPTestSupport", "WebAuthnClient",
+                              .product(name: "Crypto", package: "swift-crypto"),
+                              .product(name: "CryptoExtras", package: "swift-crypto"),
+                          ],
                           path: "Fuzz/CTAP"),
         // Deterministic randomness shared by the CTAP unit tests and the CTAP fuzz target.
         .target(name: "CTAPTestSupport", dependencies: ["CTAP", .product(name: "Crypto", package: "swift-crypto")],
@@ -137,6 +147,7 @@ let package = Package(
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
         .testTarget(name: "BytesTests", dependencies: ["Bytes"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
+        .testTarget(name: "KeyFileTests", dependencies: ["KeyFile"]),
         .testTarget(name: "CTAPTests", dependencies: [
             "CTAP", "CTAPWire", "CBOR", "CredentialStore", "CTAPTestSupport",
             .product(name: "Crypto", package: "swift-crypto"),
@@ -154,7 +165,7 @@ let package = Package(
         ]),
         // The verifier and the HTTP API, fed by a software key written for the tests (not vfido's).
         .testTarget(name: "RelyingPartyTests", dependencies: [
-            "RelyingParty", "RelyingPartyServer", "CBOR",
+            "KeyFile", "RelyingParty", "RelyingPartyServer", "CBOR",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CryptoExtras", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),

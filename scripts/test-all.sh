@@ -33,7 +33,25 @@ tier_if() {  # blocker function, name, command: runs the tier, or says loudly wh
     fi
 }
 
-unit() { swift test --skip-build --parallel; }
+unit() { swift test --skip-build --parallel && replay_fuzz_regressions; }
+# Fuzz/regress/<target>: inputs that once crashed a fuzz target, replayed through the normal
+# build's replayers (vfido-fuzz-ctap, with FUZZ_COMMAND for ctap-<command>, and vfido-fuzz-rp);
+# the swiftc-built targets' regressions are replayed by the fuzz tier, first thing.
+replay_fuzz_regressions() {
+    local dir name files=()
+    for dir in Fuzz/regress/*/; do
+        name=$(basename "$dir")
+        mapfile -t files < <(find "$dir" -type f ! -name '*.md' | sort)
+        [[ ${#files[@]} -gt 0 ]] || continue
+        echo "replaying ${#files[@]} regression input(s) of fuzz target $name"
+        case $name in
+            ctap) .build/debug/vfido-fuzz-ctap "${files[@]}" > /dev/null ;;
+            ctap-*) FUZZ_COMMAND=${name#ctap-} .build/debug/vfido-fuzz-ctap "${files[@]}" > /dev/null ;;
+            rp) .build/debug/vfido-fuzz-rp "${files[@]}" > /dev/null ;;
+            *) echo "  (a swiftc target: the fuzz tier replays these)" ;;
+        esac || { echo "a fuzz regression input of $name fails again"; return 1; }
+    done
+}
 interop() {
     VFIDO_BIN=.build/debug/vfido .venv/bin/python -m pytest -q -p no:cacheprovider Tests/Interop
 }
@@ -44,15 +62,7 @@ conformance_controller() { VFIDO_CONTROLLER=1 VFIDO_BIN=.build/debug/vfido Tests
 fuzz_smoke() { FUZZ_SECONDS=${FUZZ_SECONDS:-10} Fuzz/run.sh; }
 crash_safety() { VFIDO_BIN=.build/debug/vfido .venv/bin/python Tests/Reliability/crash_safety.py --kills 30; }
 corpus_replay() { VFIDO_BIN=.build/debug/vfido .venv/bin/python Tests/Reliability/corpus_replay.py "$(corpus_archive)"; }
-# google/CTAP2-test-tool-corpus lives beside the checkout in ../shared/corpus, or beside the
-# repository this clone came from (a clean clone of /work/main in /tmp); VFIDO_CORPUS overrides.
-corpus_archive() {
-    local name=ctap2-test-tool-corpus.tar.gz origin candidate
-    origin=$(git config --get remote.origin.url 2>/dev/null || true)
-    for candidate in "${VFIDO_CORPUS:-}" "../shared/corpus/$name" "${origin:+$origin/../shared/corpus/$name}"; do
-        [[ -n "$candidate" && -f "$candidate" ]] && { echo "$candidate"; return; }
-    done
-}
+corpus_archive() { scripts/corpus-archive.sh; }
 corpus_blocker() {
     [[ -n "$(corpus_archive)" ]] || echo "google's CTAP2-test-tool corpus is not on this machine (../shared/corpus/ctap2-test-tool-corpus.tar.gz beside the checkout or its origin, or VFIDO_CORPUS)"
 }

@@ -40,10 +40,11 @@ public struct CredentialPrivateKey: Sendable {
     }
 
     /// A fresh key from the injected random source (so tests are deterministic). RSA keys come
-    /// from BoringSSL's own generator, which takes no external randomness.
+    /// from the source when it has them, else from BoringSSL's own generator.
     public static func generate(_ algorithm: COSEAlgorithm, random: RandomSource) -> CredentialPrivateKey {
         switch algorithm {
         case .rs256:
+            if let der = random.rsaKey(), let key = try? CredentialPrivateKey(algorithm: .rs256, raw: der) { return key }
             // Key generation only fails on allocation failure.
             let key = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
             return try! CredentialPrivateKey(algorithm: .rs256, raw: Array(key.derRepresentation))

@@ -43,6 +43,14 @@ public protocol UserPresence: Sendable {
 /// A source of random bytes (the system's CSPRNG in production; seeded in tests).
 public protocol RandomSource: Sendable {
     func bytes(_ count: Int) -> [UInt8]
+    /// An RSA-2048 key (PKCS#1 DER) for a new RS256 credential, or nil: BoringSSL then generates
+    /// one with its own randomness (it takes no external source). A fuzz target hands out keys
+    /// it made once, since generating one costs tens of milliseconds.
+    func rsaKey() -> [UInt8]?
+}
+
+extension RandomSource {
+    public func rsaKey() -> [UInt8]? { nil }
 }
 
 /// The system's implementations live in VirtualKey (SystemEnvironment.swift): the core reads no

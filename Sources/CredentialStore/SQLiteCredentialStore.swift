@@ -2,6 +2,7 @@ import Bytes
 import Crypto
 import CTAP
 import Foundation
+import KeyFile
 import SQLite
 
 /// Errors of the durable store, with what to do about them.
@@ -22,7 +23,8 @@ public enum CredentialStoreError: Error, CustomStringConvertible {
 
 /// The credential store on SQLite: crash-safe (WAL, synchronous=FULL, one transaction per
 /// change), private keys and secrets sealed with AES-256-GCM under a storage key kept in its
-/// own 0600 file, every file 0600 in a 0700 directory, schema versioned by `user_version`.
+/// own 0600 file (in clear, or sealed under a passphrase: see KeyFile), every file 0600 in a
+/// 0700 directory, schema versioned by `user_version`.
 public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
     public static let schemaVersion = 3
     public static let databaseName = "vfido.sqlite3"
@@ -32,11 +34,14 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
     private let storageKey: SymmetricKey
     private let lock = NSLock()  // serialises use of the connection
 
-    /// Opens (creating if needed) the store in `directory`.
-    public convenience init(directory: URL) throws {
+    /// Opens (creating if needed) the store in `directory`; its storage key is opened (or, for a
+    /// new store, written) with `protection`.
+    public convenience init(directory: URL, protection: KeyProtection = .fileMode) throws {
         try Self.prepareDirectory(directory)
         let keyURL = directory.appendingPathComponent(Self.storageKeyName)
-        let key = try Self.loadOrCreateKey(at: keyURL)
+        let key = SymmetricKey(data: try KeyFile.loadOrCreate(keyURL, protection: protection) {
+            SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
+        })
         let dbURL = directory.appendingPathComponent(Self.databaseName)
         try Self.createPrivateFile(at: dbURL)
         try self.init(database: SQLiteDatabase(path: dbURL.path), storageKey: key, file: dbURL.path)
@@ -320,6 +325,18 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
         }
     }
 
+    /// How many rows each table holds (the CTAP fuzz target checks that its reset between inputs
+    /// leaves exactly its template behind).
+    public func rowCounts() throws -> [String: Int] {
+        try locked {
+            var counts: [String: Int] = [:]
+            for table in ["counters", "secrets", "credentials", "detached_keys"] {
+                counts[table] = Int(try db.query("SELECT count(*) FROM \(table)").first?.first?.int ?? -1)
+            }
+            return counts
+        }
+    }
+
     public func wipe() throws {
         try locked {
             try db.transaction {
@@ -348,23 +365,5 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
         guard fd >= 0 else { throw CredentialStoreError.io("cannot create \(url.path): errno \(errno)") }
         fchmod(fd, 0o600)
         close(fd)
-    }
-
-    /// The storage key: 32 random bytes in a 0600 file, written atomically on first start.
-    static func loadOrCreateKey(at url: URL) throws -> SymmetricKey {
-        if let data = FileManager.default.contents(atPath: url.path) {
-            guard data.count == 32 else { throw CredentialStoreError.corrupt("\(url.path) is not a 32-byte key") }
-            return SymmetricKey(data: data)
-        }
-        let key = SymmetricKey(size: .bits256)
-        let temporary = url.appendingPathExtension("tmp")
-        try createPrivateFile(at: temporary)
-        do {
-            try key.withUnsafeBytes { try Data($0).write(to: temporary) }
-            guard rename(temporary.path, url.path) == 0 else { throw CredentialStoreError.io("rename failed: errno \(errno)") }
-        } catch {
-            throw CredentialStoreError.io("cannot write \(url.path): \(error)")
-        }
-        return key
     }
 }

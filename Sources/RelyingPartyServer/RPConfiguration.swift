@@ -1,4 +1,5 @@
 import Foundation
+import KeyFile
 import RelyingParty
 
 /// An application registered with the RP: what `client_id` / `client_secret` name, and where
@@ -28,6 +29,8 @@ public struct RPConfiguration: Sendable {
     public var clients: [RPClient]
     /// SQLite file, or ":memory:".
     public var databasePath: String
+    /// What protects the token-signing key, kept beside the database (see `signingKeyPath`).
+    public var signingKeyProtection: KeyProtection = .fileMode
     public var attestation: AttestationPolicy = .init()
     /// The attestation conveyance the options ask for ("none" unless trust roots are configured).
     public var attestationConveyance: String = "none"
@@ -57,4 +60,13 @@ public struct RPConfiguration: Sendable {
     }
 
     func client(_ id: String) -> RPClient? { clients.first { $0.id == id } }
+
+    /// The token-signing key's file: `rp.sqlite3` keeps it in `rp-signing.key` beside it (nil
+    /// for an in-memory RP, whose key lives as long as the process).
+    public var signingKeyPath: String? {
+        guard databasePath != ":memory:" else { return nil }
+        let database = URL(fileURLWithPath: databasePath)
+        return database.deletingLastPathComponent()
+            .appendingPathComponent(database.deletingPathExtension().lastPathComponent + "-signing.key").path
+    }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import HTTPAPI
+import KeyFile
 import RelyingParty
 
 /// A WebAuthn ceremony in progress: the challenge the RP issued and everything needed to
@@ -57,14 +58,27 @@ public actor RPService {
         self.store = try RPStore(path: configuration.databasePath)
         self.verifier = RelyingParty(identity: configuration.identity)
         self.now = now
-        let pem: String
-        if let (saved, _) = try store.get("signing_key", id: TokenIssuer.keyID, as: String.self) {
-            pem = saved
-        } else {
-            pem = TokenIssuer.newPrivateKeyPEM()
-            try store.put("signing_key", id: TokenIssuer.keyID, pem, expires: .distantFuture)
+        let key = try Self.signingKey(configuration, store: store)
+        self.tokens = try await TokenIssuer(privateKeyPEM: key.pemRepresentation, issuer: configuration.issuer,
+                                            lifetime: configuration.tokenLifetime)
+    }
+
+    /// The token-signing key, from its key file (clear or sealed, as the key's storage key is).
+    /// An RP database of an earlier vfido holds it as a clear PEM: it moves into the file, and
+    /// the row is deleted only once the file is written.
+    static func signingKey(_ configuration: RPConfiguration, store: RPStore) throws -> P256.Signing.PrivateKey {
+        guard let path = configuration.signingKeyPath else { return P256.Signing.PrivateKey() }
+        let url = URL(fileURLWithPath: path)
+        let legacy = try store.get("signing_key", id: TokenIssuer.keyID, as: String.self)
+        if let (pem, _) = legacy, KeyFile.isSealed(url) == nil {
+            let key = try P256.Signing.PrivateKey(pemRepresentation: pem)
+            try KeyFile.write(Array(key.rawRepresentation), to: url, protection: configuration.signingKeyProtection)
         }
-        self.tokens = try await TokenIssuer(privateKeyPEM: pem, issuer: configuration.issuer, lifetime: configuration.tokenLifetime)
+        let raw = try KeyFile.loadOrCreate(url, protection: configuration.signingKeyProtection) {
+            Array(P256.Signing.PrivateKey().rawRepresentation)
+        }
+        if legacy != nil { try store.delete("signing_key", id: TokenIssuer.keyID) }
+        return try P256.Signing.PrivateKey(rawRepresentation: raw)
     }
 
     // MARK: helpers

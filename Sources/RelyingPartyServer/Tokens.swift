@@ -61,8 +61,6 @@ public actor TokenIssuer {
                      "x": parameters?.x ?? "", "y": parameters?.y ?? ""]
     }
 
-    public static func newPrivateKeyPEM() -> String { P256.Signing.PrivateKey().pemRepresentation }
-
     func claims(_ use: RPTokenClaims.Use, subject: String, clientID: String, now: Date) -> RPTokenClaims {
         RPTokenClaims(iss: .init(value: issuer), sub: .init(value: subject), aud: .init(value: [clientID]),
                       exp: .init(value: now.addingTimeInterval(lifetime)), iat: .init(value: now),

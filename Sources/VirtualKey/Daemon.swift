@@ -2,6 +2,7 @@ import CTAP
 import CTAPHID
 import CredentialStore
 import Foundation
+import KeyFile
 import Logging
 import NIOCore
 import NIOPosix
@@ -42,7 +43,13 @@ public struct DaemonConfiguration: Sendable {
     /// Processing delay and keepalive interval (quirks).
     public var timing = HIDSession.Timing()
 
-    public init(stateDirectory: URL?) { self.stateDirectory = stateDirectory }
+    /// What protects each key's storage key (a passphrase, or the file's mode alone).
+    public var keyProtection: KeyProtection = .fileMode
+
+    public init(stateDirectory: URL?, keyProtection: KeyProtection = .fileMode) {
+        self.stateDirectory = stateDirectory
+        self.keyProtection = keyProtection
+    }
 
     /// `$XDG_DATA_HOME/vfido`, else `~/.local/share/vfido`.
     public static var defaultStateDirectory: URL {
@@ -63,7 +70,7 @@ public struct DaemonConfiguration: Sendable {
 public func makeAuthenticator(configuration: DaemonConfiguration, key: Int = 1, presence: UserPresence? = nil) throws -> Authenticator {
     let store: SQLiteCredentialStore
     if let directory = configuration.stateDirectory(forKey: key) {
-        store = try SQLiteCredentialStore(directory: directory)
+        store = try SQLiteCredentialStore(directory: directory, protection: configuration.keyProtection)
     } else {
         store = try .inMemory()
     }

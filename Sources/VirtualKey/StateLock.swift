@@ -7,12 +7,12 @@ import Glibc
 /// daemon runs (two daemons on one store would hand out the same signature counters and race
 /// each other's writes). Commands that only read or edit the store (`vfido creds`) take no lock.
 /// The kernel drops the lock when the process ends, however it ends.
-final class StateLock: @unchecked Sendable {
+public final class StateLock: @unchecked Sendable {
     private var fd: Int32
 
     private init(fd: Int32) { self.fd = fd }
 
-    static func acquire(_ directory: URL) throws -> StateLock {
+    public static func acquire(_ directory: URL) throws -> StateLock {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         let path = directory.appendingPathComponent("daemon.lock").path
@@ -25,7 +25,7 @@ final class StateLock: @unchecked Sendable {
         return StateLock(fd: fd)
     }
 
-    func release() {
+    public func release() {
         guard fd >= 0 else { return }
         close(fd)
         fd = -1

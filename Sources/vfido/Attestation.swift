@@ -18,7 +18,7 @@ struct Attestation: AsyncParsableCommand {
         @OptionGroup var stateOptions: StateOptions
 
         func run() async throws {
-            let authenticator = try makeAuthenticator(configuration: DaemonConfiguration(stateDirectory: stateOptions.directory))
+            let authenticator = try makeAuthenticator(configuration: DaemonConfiguration(stateDirectory: stateOptions.directory, keyProtection: stateOptions.protection()))
             print(try await authenticator.attestationRootPEM())
         }
     }

@@ -18,7 +18,7 @@ struct Credentials: AsyncParsableCommand {
 
         func run() async throws {
             guard let directory = stateOptions.directory else { throw ValidationError("an --ephemeral key has no credentials to list") }
-            let store = try SQLiteCredentialStore(directory: directory)
+            let store = try SQLiteCredentialStore(directory: directory, protection: stateOptions.protection())
             let all = try store.allResidentCredentials()
             if all.isEmpty { print("no resident credentials") }
             for c in all {
@@ -35,7 +35,7 @@ struct Credentials: AsyncParsableCommand {
         func run() async throws {
             guard let directory = stateOptions.directory else { throw ValidationError("an --ephemeral key has no credentials") }
             guard id.count % 2 == 0, let bytes = [UInt8](hex: id) else { throw ValidationError("not a hex credential id: \(id)") }
-            let store = try SQLiteCredentialStore(directory: directory)
+            let store = try SQLiteCredentialStore(directory: directory, protection: stateOptions.protection())
             guard try store.storedCredential(id: bytes) != nil else { throw ValidationError("no resident credential \(id)") }
             try store.deleteCredential(id: bytes)
             print("deleted \(id)")

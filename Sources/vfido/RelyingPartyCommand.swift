@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KeyFile
 import Logging
 import RelyingParty
 import RelyingPartyServer
@@ -73,7 +74,7 @@ struct RPOptions: ParsableArguments {
         for client in clients where !client.contains(":") { throw ValidationError("--rp-client \(client) must look like id:secret") }
     }
 
-    func configuration(stateDirectory: URL?) throws -> RPConfiguration {
+    func configuration(stateDirectory: URL?, protection: KeyProtection) throws -> RPConfiguration {
         let path = database ?? stateDirectory.map { $0.appendingPathComponent("rp.sqlite3").path } ?? ":memory:"
         let prefixes = redirectPrefixes.isEmpty ? RPConfiguration.demoClient.redirectURIPrefixes : redirectPrefixes
         let parsedClients = clients.isEmpty
@@ -84,6 +85,7 @@ struct RPOptions: ParsableArguments {
             }
         var configuration = RPConfiguration(host: address.host, port: address.port, rpID: rpID, origins: origins.isEmpty ? nil : origins,
                                             clients: parsedClients, databasePath: path)
+        configuration.signingKeyProtection = protection
         if !clients.isEmpty && !parsedClients.contains(where: { $0.id == RPConfiguration.demoClient.id }) {
             configuration.clients.append(RPConfiguration.demoClient)  // the demo page's own client
         }
@@ -152,7 +154,7 @@ struct RPServe: AsyncParsableCommand {
         var logger = Logger(label: "vfido-rp")
         logger.logLevel = logLevel
         let termination = TerminationSignal()
-        let configuration = try rp.configuration(stateDirectory: stateOptions.directory)
+        let configuration = try rp.configuration(stateDirectory: stateOptions.directory, protection: stateOptions.protection())
         let running: RPServer.Running
         do {
             running = try await RPServer.start(configuration, logger: logger)

@@ -3,6 +3,7 @@ import Bytes
 import ControlAPI
 import CTAP
 import Foundation
+import KeyFile
 import Logging
 import RelyingPartyServer
 import USBIP
@@ -197,7 +198,14 @@ struct Serve: AsyncParsableCommand {
         logger.logLevel = logLevel
 
         let termination = TerminationSignal()
-        var configuration = DaemonConfiguration(stateDirectory: stateOptions.directory)
+        let protection: KeyProtection
+        do {
+            protection = try stateOptions.protection()
+        } catch {
+            FileHandle.standardError.write(Data("vfido serve: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        var configuration = DaemonConfiguration(stateDirectory: stateOptions.directory, keyProtection: protection)
         configuration.udpHost = udp.host
         configuration.udpPort = noUdp ? nil : udp.port
         configuration.usbipHost = usbip.host
@@ -270,7 +278,7 @@ struct Serve: AsyncParsableCommand {
         var rpConfiguration: RPConfiguration?
         if !noRp {
             do {
-                let rpConfig = try rp.configuration(stateDirectory: stateOptions.directory)
+                let rpConfig = try rp.configuration(stateDirectory: stateOptions.directory, protection: protection)
                 relyingParty = try await RPServer.start(rpConfig, logger: logger)
                 rpConfiguration = rpConfig
             } catch {

@@ -166,4 +166,12 @@ def test_systemd_units_verify_cleanly(tmp_path, vfido_bin):
     for unit in ("system", "user"):
         check = subprocess.run(["systemd-analyze", "verify", "--man=no", str(prefix / "lib/systemd" / unit / "vfido.service")],
                                capture_output=True, text=True, timeout=60)
-        assert check.returncode == 0 and check.stdout + check.stderr == "", check.stdout + check.stderr
+        said = check.stdout + check.stderr
+        if systemd_version() < 254:  # ImportCredential= came in systemd 254; older ones ignore it (docs/security.md)
+            said = "\n".join(line for line in said.splitlines() if "Unknown key 'ImportCredential'" not in line)
+        assert check.returncode == 0 and said == "", said
+
+
+def systemd_version() -> int:
+    first = subprocess.run(["systemd-analyze", "--version"], capture_output=True, text=True, timeout=60).stdout.split()
+    return int(first[1]) if len(first) > 1 and first[1].isdigit() else 0

@@ -154,7 +154,7 @@ def damaged(mount: Path) -> None:
     real_key = key.read_bytes()
     print("a truncated storage key")
     key.write_bytes(real_key[:20])
-    refused_start(mount, "is not a 32-byte key")
+    refused_start(mount, "is neither a 32-byte key nor a sealed key file")
     print("another storage key")
     key.write_bytes(os.urandom(32))
     refused_start(mount, "does not decrypt with this storage key")
