@@ -55,7 +55,7 @@ soak:
 	VFIDO_BIN=.build/release/vfido .venv/bin/python Tests/Reliability/soak.py --scale $${SOAK_SCALE:-1}
 
 fuzz:
-	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} Fuzz/run.sh
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} Fuzz/run.sh $(TARGET)
 
 .build/release/vfido:
 	@scripts/install-deps.sh build
