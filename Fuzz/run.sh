@@ -52,22 +52,7 @@ shared_seeds() {  # target -> prints the seed folder, or nothing
     archive=$(scripts/corpus-archive.sh)
     [[ -z $archive ]] && return 0
     local seeds=.build-fuzz/seeds/$1
-    if [[ ! -d $seeds ]]; then
-        mkdir -p .build-fuzz/seeds/unpacked
-        tar -xzf "$archive" -C .build-fuzz/seeds/unpacked
-        python3 - "$1" "$seeds" .build-fuzz/seeds/unpacked <<'PY'
-import pathlib, sys
-target, seeds, unpacked = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
-seeds.mkdir(parents=True)
-commands = {"Cbor_MakeCredentialParameters": 0x01, "Cbor_GetAssertionParameters": 0x02, "Cbor_ClientPinParameters": 0x06}
-for folder, command in commands.items():
-    for path in sorted(next(unpacked.rglob(folder)).iterdir()):
-        body = path.read_bytes()
-        message = bytes([command]) + body
-        data = body if target == "cbor" else len(message).to_bytes(2, "little") + message
-        (seeds / f"{folder}-{path.name}").write_bytes(data)
-PY
-    fi
+    [[ -d $seeds ]] || python3 Tests/Reliability/ctap2_corpus.py seeds "$archive" "$seeds" "$1" >&2
     echo "$seeds"
 }
 

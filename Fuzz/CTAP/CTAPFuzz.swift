@@ -27,29 +27,6 @@ struct Approve: UserPresence {
     func confirm(_ request: UserPresenceRequest) async -> UserPresenceResult { .approved }
 }
 
-/// Records the names of the secrets an authenticator saves while the template is made.
-final class RecordingStore: CredentialStore, @unchecked Sendable {
-    let inner: SQLiteCredentialStore
-    var saved: [(String, [UInt8])] = []
-    init(_ inner: SQLiteCredentialStore) { self.inner = inner }
-    func loadSecret(_ name: String) throws -> [UInt8]? { try inner.loadSecret(name) }
-    func saveSecret(_ name: String, _ value: [UInt8]) throws { saved.append((name, value)); try inner.saveSecret(name, value) }
-    func incrementSignCount() throws -> UInt32 { try inner.incrementSignCount() }
-    func residentCredentials(rpIdHash: [UInt8]) throws -> [StoredCredential] { try inner.residentCredentials(rpIdHash: rpIdHash) }
-    func storedCredential(id: [UInt8]) throws -> StoredCredential? { try inner.storedCredential(id: id) }
-    func allResidentCredentials() throws -> [StoredCredential] { try inner.allResidentCredentials() }
-    func allStoredCredentials() throws -> [StoredCredential] { try inner.allStoredCredentials() }
-    func storedCredentialCount() throws -> Int { try inner.storedCredentialCount() }
-    func incrementSignCount(credentialId: [UInt8]) throws -> UInt32 { try inner.incrementSignCount(credentialId: credentialId) }
-    func residentCredentialCount() throws -> Int { try inner.residentCredentialCount() }
-    func saveCredential(_ credential: StoredCredential) throws { try inner.saveCredential(credential) }
-    func deleteCredential(id: [UInt8]) throws { try inner.deleteCredential(id: id) }
-    func saveDetachedKey(id: [UInt8], privateKey: [UInt8]) throws { try inner.saveDetachedKey(id: id, privateKey: privateKey) }
-    func detachedKey(id: [UInt8]) throws -> [UInt8]? { try inner.detachedKey(id: id) }
-    func detachedKeyCount() throws -> Int { try inner.detachedKeyCount() }
-    func wipe() throws { try inner.wipe() }
-}
-
 /// The seeded source, with RSA keys from a pool made once: generating a 2048-bit key per
 /// RS256 makeCredential held the target to a few dozen inputs a second.
 struct FuzzRandom: RandomSource {
@@ -103,8 +80,7 @@ final class Fixture: @unchecked Sendable {
     /// credentials at example.com, so that tokens, credential management and large blobs have
     /// something to work on.
     init(structured: Bool) {
-        let recorder = RecordingStore(store)
-        let authenticator = try! Authenticator(config: config, store: recorder, presence: Approve(), random: FuzzRandom(), clock: ManualClock())
+        let authenticator = try! Authenticator(config: config, store: store, presence: Approve(), random: FuzzRandom(), clock: ManualClock())
         if structured {
             let agreement = blocking { await Self.agree(authenticator) }
             let newPinEnc = try! agreement.encrypt(Array(pin.utf8) + [UInt8](repeating: 0, count: 64 - pin.count))
@@ -123,8 +99,7 @@ final class Fixture: @unchecked Sendable {
                 ]).encoded)
             }
         }
-        let names = Set(recorder.saved.map(\.0)).sorted()
-        secrets = names.map { ($0, try! store.loadSecret($0)!) }
+        secrets = try! store.secretNames().map { ($0, try! store.loadSecret($0)!) }
         credentials = try! store.allStoredCredentials()
         restore()
         rowCounts = try! store.rowCounts()

@@ -337,6 +337,11 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
         }
     }
 
+    /// The names of the secrets stored (the CTAP fuzz target copies them into its template).
+    public func secretNames() throws -> [String] {
+        try locked { try db.query("SELECT name FROM secrets ORDER BY name").compactMap { $0.first?.text } }
+    }
+
     public func wipe() throws {
         try locked {
             try db.transaction {

@@ -29,6 +29,8 @@ public struct RPConfiguration: Sendable {
     public var clients: [RPClient]
     /// SQLite file, or ":memory:".
     public var databasePath: String
+    /// The database's name in a state directory.
+    public static let databaseName = "rp.sqlite3"
     /// What protects the token-signing key, kept beside the database (see `signingKeyPath`).
     public var signingKeyProtection: KeyProtection = .fileMode
     public var attestation: AttestationPolicy = .init()

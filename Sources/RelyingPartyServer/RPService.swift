@@ -70,7 +70,7 @@ public actor RPService {
         guard let path = configuration.signingKeyPath else { return P256.Signing.PrivateKey() }
         let url = URL(fileURLWithPath: path)
         let legacy = try store.get("signing_key", id: TokenIssuer.keyID, as: String.self)
-        if let (pem, _) = legacy, KeyFile.isSealed(url) == nil {
+        if let (pem, _) = legacy, !FileManager.default.fileExists(atPath: path) {
             let key = try P256.Signing.PrivateKey(pemRepresentation: pem)
             try KeyFile.write(Array(key.rawRepresentation), to: url, protection: configuration.signingKeyProtection)
         }

@@ -64,6 +64,15 @@ public struct DaemonConfiguration: Sendable {
         guard let stateDirectory else { return nil }
         return n == 1 ? stateDirectory : stateDirectory.appendingPathComponent("key-\(n)")
     }
+
+    /// The state directories of the keys that have one now, in key order (keys added and removed
+    /// at runtime leave gaps in the numbers).
+    public func existingKeyDirectories() -> [URL] {
+        guard let root = stateDirectory else { return [] }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        let numbers = names.compactMap { $0.hasPrefix("key-") ? Int($0.dropFirst(4)) : nil }.filter { $0 >= 2 }.sorted()
+        return ([1] + numbers).compactMap { self.stateDirectory(forKey: $0) }
+    }
 }
 
 /// Opens a key's store and builds its authenticator.

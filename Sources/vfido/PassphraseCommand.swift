@@ -61,13 +61,12 @@ struct PassphraseCommand: ParsableCommand {
         }
     }
 
-    /// storage.key of every key (the first in the directory, key N in key-N/) and the RP's key.
+    /// Every key's storage.key and the RP's signing key (for its default database).
     static func keyFiles(in directory: URL) -> [URL] {
-        let subdirectories = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
-            .filter { $0.hasPrefix("key-") }.sorted()
-        let candidates = [directory.appendingPathComponent(SQLiteCredentialStore.storageKeyName)]
-            + subdirectories.map { directory.appendingPathComponent($0).appendingPathComponent(SQLiteCredentialStore.storageKeyName) }
-            + [RPConfiguration(databasePath: directory.appendingPathComponent("rp.sqlite3").path).signingKeyPath.map(URL.init(fileURLWithPath:))!]
-        return candidates.filter { FileManager.default.fileExists(atPath: $0.path) }
+        let storageKeys = DaemonConfiguration(stateDirectory: directory).existingKeyDirectories()
+            .map { $0.appendingPathComponent(SQLiteCredentialStore.storageKeyName) }
+        let rpSigningKey = RPConfiguration(databasePath: directory.appendingPathComponent(RPConfiguration.databaseName).path).signingKeyPath
+        return (storageKeys + [rpSigningKey].compactMap { $0.map(URL.init(fileURLWithPath:)) })
+            .filter { FileManager.default.fileExists(atPath: $0.path) }
     }
 }

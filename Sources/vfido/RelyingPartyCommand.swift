@@ -75,7 +75,7 @@ struct RPOptions: ParsableArguments {
     }
 
     func configuration(stateDirectory: URL?, protection: KeyProtection) throws -> RPConfiguration {
-        let path = database ?? stateDirectory.map { $0.appendingPathComponent("rp.sqlite3").path } ?? ":memory:"
+        let path = database ?? stateDirectory.map { $0.appendingPathComponent(RPConfiguration.databaseName).path } ?? ":memory:"
         let prefixes = redirectPrefixes.isEmpty ? RPConfiguration.demoClient.redirectURIPrefixes : redirectPrefixes
         let parsedClients = clients.isEmpty
             ? [RPClient(id: RPConfiguration.demoClient.id, secret: RPConfiguration.demoClient.secret, redirectURIPrefixes: prefixes)]

@@ -12,7 +12,6 @@ import argparse
 import collections
 import json
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -22,27 +21,15 @@ sys.path.insert(0, str(HERE.parents[0] / "Interop"))
 sys.path.insert(0, str(HERE))
 from conftest import Daemon  # noqa: E402  (Tests/Interop/conftest.py)
 from ctaphid_udp import CANCEL, CBOR, ERROR, Channel, Hang, rss_kib  # noqa: E402
+from ctap2_corpus import extract, inputs  # noqa: E402
 
-# The corpus's folders: the CTAP command byte their CBOR maps belong to (None: raw CTAPHID).
-FOLDERS = {
-    "Cbor_MakeCredentialParameters": 0x01,
-    "Cbor_GetAssertionParameters": 0x02,
-    "Cbor_ClientPinParameters": 0x06,
-    "CtapHidRawData": None,
-}
-
-
-def inputs(root: Path):
-    for folder, ctap_command in FOLDERS.items():
-        files = sorted((root / folder).iterdir())
-        if not files:
-            raise SystemExit(f"corpus folder {folder} is empty")
-        for path in files:
-            data = path.read_bytes()
-            if ctap_command is not None:
-                yield folder, path.name, CBOR, bytes([ctap_command]) + data
-            elif data:
-                yield folder, path.name, data[0] | 0x80, data[1:]
+def messages(root: Path):
+    """Every input as the CTAPHID command and payload it means."""
+    for folder, name, ctap_command, data in inputs(root):
+        if ctap_command is not None:
+            yield folder, name, CBOR, bytes([ctap_command]) + data
+        elif data:
+            yield folder, name, data[0] | 0x80, data[1:]
 
 
 def answer_kind(cmd: int, payload: bytes) -> str:
@@ -55,8 +42,7 @@ def answer_kind(cmd: int, payload: bytes) -> str:
 
 def replay(archive: Path, limit: int | None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="vfido-corpus-"))
-    with tarfile.open(archive) as tar:
-        tar.extractall(work / "corpus", filter="data")
+    extract(archive, work / "corpus")
     daemon = Daemon(work / "state", "--presence", "auto", "--no-rp", "--no-api")
     pid = daemon.proc.pid
     channel = Channel(daemon.port)
@@ -67,7 +53,7 @@ def replay(archive: Path, limit: int | None) -> dict:
     rss_start = rss_kib(pid)
     count = 0
     try:
-        for folder, name, cmd, payload in inputs(work / "corpus"):
+        for folder, name, cmd, payload in messages(work / "corpus"):
             if limit is not None and count >= limit:
                 break
             count += 1
