@@ -21,6 +21,10 @@ class Hang(Exception):
     """The key sent no answer within the deadline."""
 
 
+class Busy(Exception):
+    """The key answered CTAPHID ERROR CHANNEL_BUSY: its report queue is full, retry later."""
+
+
 class Channel:
     """One allocated CTAPHID channel on a key's UDP port."""
 
@@ -32,6 +36,8 @@ class Channel:
         self.cid = BROADCAST
         nonce = os.urandom(8)
         cmd, payload = self.transact(INIT, nonce)
+        if cmd == ERROR and payload[:1] == b"\x06":
+            raise Busy()
         if cmd != INIT or payload[:8] != nonce:
             raise RuntimeError(f"INIT answered {cmd:#x} {payload.hex()}")
         self.cid = struct.unpack(">I", payload[8:12])[0]

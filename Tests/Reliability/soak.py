@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[0] / "Interop"))
 sys.path.insert(0, str(HERE))
 from conftest import Daemon, free_tcp_port  # noqa: E402  (Tests/Interop/conftest.py)
-from ctaphid_udp import CBOR, ERROR, PING, Channel, Hang, rss_kib  # noqa: E402
+from ctaphid_udp import CBOR, ERROR, PING, Busy, Channel, Hang, rss_kib  # noqa: E402
 
 MIB = 1024
 
@@ -58,12 +58,17 @@ def udp_flood(port: int, count: int) -> None:
 
 def alive(port: int) -> bool:
     """A fresh channel's PING comes back. A flood can overrun the daemon's socket buffer, and
-    the kernel then drops datagrams (ours too) as UDP may: so INIT is tried a few times."""
-    for _ in range(6):
+    the kernel then drops datagrams (ours too) as UDP may, and while the daemon works off the
+    flood its report queue is full and INIT answers CHANNEL_BUSY: so INIT is tried again, as a
+    host would, for up to a minute."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         try:
             return Channel(port, timeout=5).ping()
         except Hang:
             continue
+        except Busy:
+            time.sleep(0.1)
     return False
 
 
