@@ -37,6 +37,9 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
+        // Fault injection: seeded, logged lies in what a key sends (CTAPHID frames, CTAP
+        // responses, signatures and flags, USB/IP completions), never in what it stores.
+        .target(name: "Faults", dependencies: ["Bytes", "CBOR"]),
         // CTAPHID framing and channel state machine. Knows nothing of CTAP.
         .target(name: "CTAPHID", dependencies: ["Bytes"]),
         // USB/IP server and a generic USB HID function. Knows nothing of FIDO.
@@ -73,7 +76,7 @@ let package = Package(
         ]),
         // Composition root: wiring transports to the core, prompt policy, logging.
         .target(name: "VirtualKey", dependencies: [
-            "Bytes", "CTAP", "CTAPWire", "CTAPHID", "CredentialStore", "KeyFile", "UDPSimulator", "USBIP", "UHID",
+            "Bytes", "CTAP", "CTAPWire", "CTAPHID", "CredentialStore", "Faults", "KeyFile", "UDPSimulator", "USBIP", "UHID",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -81,7 +84,7 @@ let package = Package(
         // The daemon's HTTP+JSON control API (loopback TCP and the Unix socket), its web
         // inspector and the Pico controller hook, over VirtualKey.
         .target(name: "ControlAPI", dependencies: [
-            "Bytes", "CTAP", "HTTPAPI", "VirtualKey",
+            "Bytes", "CTAP", "Faults", "HTTPAPI", "VirtualKey",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -120,7 +123,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "vfido", dependencies: [
-            "Bytes", "KeyFile", "VirtualKey", "ControlAPI", "EndToEnd", "CTAP", "CredentialStore", "RelyingPartyServer", "RelyingParty", "USBIP",
+            "Bytes", "Faults", "KeyFile", "VirtualKey", "ControlAPI", "EndToEnd", "CTAP", "CredentialStore", "RelyingPartyServer", "RelyingParty", "USBIP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Logging", package: "swift-log"),
@@ -156,6 +159,7 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
         .testTarget(name: "CTAPHIDTests", dependencies: ["CTAPHID"]),
+        .testTarget(name: "FaultsTests", dependencies: ["Faults", "CBOR", "Bytes"]),
         .testTarget(name: "UHIDTests", dependencies: ["UHID"]),
         .testTarget(name: "CredentialStoreTests", dependencies: ["CredentialStore", "CTAP"]),
         .testTarget(name: "USBIPTests", dependencies: [

@@ -73,6 +73,7 @@ machine_faults_blocker() {
 }
 kernel_usbip() { Tests/Kernel/usbip-tier.sh; }
 libfido2() { Tests/Libfido2/tier.sh; }
+fuzz_host() { VFIDO_BIN=.build/debug/vfido Tests/FuzzHost/tier.sh; }
 
 # What the libfido2/OpenSSH tier needs.
 libfido2_blocker() {
@@ -138,6 +139,7 @@ tier "7 fuzz smoke (libFuzzer, ${FUZZ_SECONDS:-10} s per target)" fuzz_smoke
 tier "8 crash safety: 30 SIGKILLs during makeCredential, credential deletion and large-blob writes; python-fido2 checks nothing acknowledged is lost" crash_safety
 tier_if corpus_blocker "9 corpus replay: google's CTAP2-test-tool corpus (24,946 inputs) over UDP, a PING after each, RSS reported" corpus_replay
 tier_if machine_faults_blocker "10 machine faults: disk full during writes (KEY_STORE_FULL, nothing lost), a read-only, damaged or wrongly keyed state directory refused at start and left untouched" machine_faults
+tier_if libfido2_blocker "11 fuzz-host: fido2-token -I and python-fido2 against a key in fault mode, 200 seeded runs each; findings in those hosts printed, a vfido crash fails" fuzz_host
 
 echo
 echo "================ summary"

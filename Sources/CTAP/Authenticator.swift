@@ -37,6 +37,9 @@ public struct AuthenticatorConfig: Sendable {
     public var algorithms: [COSEAlgorithm] = COSEAlgorithm.allCases
     /// The transports getInfo names (a profile of a key with NFC names it; vfido is USB).
     public var transports: [String] = ["usb"]
+    /// getInfo members a model leaves out although its generation has them (a profile's
+    /// `getInfoOmits`); the command behaves the same, only the claim is missing.
+    public var getInfoOmits: Set<GetInfoKey> = []
     /// Deviations a real key has (none by default).
     public var quirks = KeyQuirks()
 

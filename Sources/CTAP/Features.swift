@@ -28,6 +28,17 @@ public struct KeyFeatures: Sendable, Equatable {
     public var largeBlobs: Bool
     /// The PIN/UV auth protocols offered, in getInfo's order; nil: what the level has.
     public var pinUvAuthProtocolList: [Int]?
+    /// How a FIDO_2_1_PRE key names its credential management in getInfo, and which commands
+    /// carry it (models differ; docs/profiles.md).
+    public var previewCredentialManagement = PreviewCredentialManagement.credentialMgmtPreview
+
+    public enum PreviewCredentialManagement: String, Sendable, CaseIterable, Codable {
+        /// Option `credentialMgmtPreview`, command 0x41 only (YubiKey 5.2-5.4).
+        case credentialMgmtPreview
+        /// Option `credMgmt`, commands 0x0A and 0x41 alike (SoloKey 1, firmware 4.x): hosts that
+        /// see `credMgmt` send 0x0A.
+        case credMgmt
+    }
 
     /// The extensions vfido implements.
     public static let allExtensions: Set<String> = ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]
@@ -65,7 +76,8 @@ public struct KeyFeatures: Sendable, Equatable {
         switch command {
         case .makeCredential, .getAssertion, .getInfo, .clientPIN, .reset, .getNextAssertion: return hasCTAP2
         case .credentialManagementPreview: return hasCTAP2_1Preview
-        case .credentialManagement, .selection, .config: return isCTAP2_1
+        case .credentialManagement: return isCTAP2_1 || (level == .ctap2_1_pre && previewCredentialManagement == .credMgmt)
+        case .selection, .config: return isCTAP2_1
         case .largeBlobs: return isCTAP2_1 && largeBlobs
         case .bioEnrollment, .bioEnrollmentPreview: return false
         }

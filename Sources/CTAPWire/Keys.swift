@@ -25,7 +25,7 @@ public enum GetAssertionResponseKey: Int, Sendable {
 }
 
 /// authenticatorGetInfo's response (§6.4).
-public enum GetInfoKey: Int, Sendable {
+public enum GetInfoKey: Int, Sendable, CaseIterable {
     case versions = 0x01, extensions = 0x02, aaguid = 0x03, options = 0x04, maxMsgSize = 0x05
     case pinUvAuthProtocols = 0x06, maxCredentialCountInList = 0x07, maxCredentialIdLength = 0x08
     case transports = 0x09, algorithms = 0x0A, maxSerializedLargeBlobArray = 0x0B, forcePINChange = 0x0C

@@ -1,5 +1,6 @@
 import Bytes
 import CTAP
+import Faults
 import Foundation
 import HTTPAPI
 import Hummingbird
@@ -208,6 +209,34 @@ struct OverridesJSON: Codable, ControlRequest {
         isBogusSignature = o.isBogusSignature
         isBadUV = o.isBadUV
         isBadUP = o.isBadUP
+    }
+}
+
+// MARK: - Faults
+
+struct FaultsRequest: ControlRequest {
+    /// `KIND[@COMMAND][:RATE]` each; empty: no faults.
+    var rules: [String]
+    /// Random when absent.
+    var seed: UInt64?
+    enum CodingKeys: String, CodingKey, CaseIterable { case rules, seed }
+}
+
+struct FaultsJSON: Encodable {
+    var rules: [String]
+    var seed: UInt64
+    var replaying: Bool
+    /// Mutations applied since the rules were set.
+    var applied: Int
+    /// The newest of them (at most FaultInjector.keptMutations).
+    var log: [Mutation]
+
+    init(_ faults: FaultInjector) {
+        rules = faults.rules.map(\.description)
+        seed = faults.seed
+        replaying = faults.isReplaying
+        applied = faults.count
+        log = faults.log
     }
 }
 

@@ -1,5 +1,6 @@
 import Bytes
 import CTAP
+import Faults
 import Foundation
 import HTTPAPI
 import Hummingbird
@@ -69,6 +70,8 @@ struct ControlRoutes: Sendable {
             (.post, "/keys/{key}/prompts/deny", { r, c in try await answer(r, try key(c), approve: false) }),
             (.get, "/keys/{key}/overrides", { _, c in try ControlJSON.response(OverridesJSON(try await key(c).authenticator.currentResponseOverrides)) }),
             (.put, "/keys/{key}/overrides", { r, c in try await setOverrides(r, try key(c)) }),
+            (.get, "/keys/{key}/faults", { _, c in try ControlJSON.response(FaultsJSON(try key(c).faults)) }),
+            (.put, "/keys/{key}/faults", { r, c in try await setFaults(r, try key(c)) }),
             (.get, "/keys/{key}/credentials", { _, c in
                 let all = try await managed { try await key(c).authenticator.storedCredentials() }
                 return try ControlJSON.response(try await describe(all, on: try key(c), includePrivateKey: false))
@@ -231,6 +234,17 @@ struct ControlRoutes: Sendable {
         overrides.isBadUP = body.isBadUP ?? overrides.isBadUP
         await key.authenticator.setResponseOverrides(overrides)
         return try ControlJSON.response(OverridesJSON(overrides))
+    }
+
+    /// Fault injection (docs/fault-injection.md): new rules and seed start the key's lies over.
+    func setFaults(_ request: Request, _ key: RunningKey) async throws -> Response {
+        let body = try ControlJSON.decode(FaultsRequest.self, from: try await Self.body(request))
+        let rules: [FaultRule]
+        do { rules = try body.rules.map(FaultRule.init(parsing:)) } catch let error as FaultRule.Invalid {
+            throw APIError(.badRequest, "invalid_fault", error.description)
+        }
+        key.faults.configure(rules: rules, seed: body.seed ?? UInt64.random(in: 0...UInt64(UInt32.max)))
+        return try ControlJSON.response(FaultsJSON(key.faults))
     }
 
     /// The stored credentials with their private keys: only on this explicit, authenticated request.

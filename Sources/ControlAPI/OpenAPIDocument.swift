@@ -595,6 +595,79 @@ enum OpenAPIDocument {
     }
    }
   },
+  "/keys/{key}/faults": {
+   "parameters": [
+    {
+     "name": "key",
+     "in": "path",
+     "required": true,
+     "schema": {
+      "type": "integer",
+      "minimum": 1
+     }
+    }
+   ],
+   "get": {
+    "operationId": "getFaults",
+    "summary": "Fault injection: the rules, the seed, how many mutations were applied and the newest of them (docs/fault-injection.md)",
+    "responses": {
+     "200": {
+      "description": "done",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Faults"
+        }
+       }
+      }
+     },
+     "404": {
+      "$ref": "#/components/responses/Error"
+     },
+     "401": {
+      "$ref": "#/components/responses/Error"
+     }
+    }
+   },
+   "put": {
+    "operationId": "setFaults",
+    "summary": "Set the fault rules (KIND[@COMMAND][:RATE]) and seed; the key's lies start over. Empty rules: none",
+    "responses": {
+     "200": {
+      "description": "done",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Faults"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/Error"
+     },
+     "404": {
+      "$ref": "#/components/responses/Error"
+     },
+     "413": {
+      "$ref": "#/components/responses/Error"
+     },
+     "401": {
+      "$ref": "#/components/responses/Error"
+     }
+    },
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/FaultsRequest"
+       }
+      }
+     }
+    }
+   }
+  },
   "/keys/{key}/credentials": {
    "parameters": [
     {
@@ -1050,6 +1123,74 @@ enum OpenAPIDocument {
      },
      "touching": {
       "type": "boolean"
+     }
+    }
+   },
+   "FaultsRequest": {
+    "type": "object",
+    "additionalProperties": false,
+    "required": ["rules"],
+    "properties": {
+     "rules": {
+      "type": "array",
+      "items": {
+       "type": "string",
+       "example": "ctap.truncated@getAssertion:0.5"
+      }
+     },
+     "seed": {
+      "type": "integer",
+      "minimum": 0
+     }
+    }
+   },
+   "Faults": {
+    "type": "object",
+    "properties": {
+     "rules": {
+      "type": "array",
+      "items": {
+       "type": "string"
+      }
+     },
+     "seed": {
+      "type": "integer"
+     },
+     "replaying": {
+      "type": "boolean"
+     },
+     "applied": {
+      "type": "integer"
+     },
+     "log": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/Mutation"
+      }
+     }
+    }
+   },
+   "Mutation": {
+    "type": "object",
+    "properties": {
+     "stage": {
+      "type": "string",
+      "enum": ["response", "frames", "urb"]
+     },
+     "event": {
+      "type": "integer"
+     },
+     "fault": {
+      "type": "string"
+     },
+     "command": {
+      "type": "string"
+     },
+     "seed": {
+      "type": "integer"
+     },
+     "detail": {
+      "type": "string"
      }
     }
    },

@@ -23,8 +23,12 @@ public final class USBHIDDevice: USBDevice, @unchecked Sendable {
     private var input: (@Sendable (UInt8, [UInt8]) -> Void)?
     private var configuration: UInt8 = 0
 
+    let inFaults: (@Sendable ([UInt8]) -> INCompletionFault?)?
+
     public init(identity: USBDeviceIdentity, reportDescriptor: [UInt8], reportSize: Int = 64,
+                inFaults: (@Sendable ([UInt8]) -> INCompletionFault?)? = nil,
                 onOutputReport: @escaping @Sendable ([UInt8]) -> Void) {
+        self.inFaults = inFaults
         self.identity = identity
         self.reportDescriptor = reportDescriptor
         self.reportSize = reportSize
@@ -58,6 +62,8 @@ public final class USBHIDDevice: USBDevice, @unchecked Sendable {
         input = nil
         lock.unlock()
     }
+
+    public func inFault(for data: [UInt8]) -> INCompletionFault? { inFaults?(data) }
 
     public func interruptOut(endpoint: UInt8, data: [UInt8]) {
         onOutputReport(data)

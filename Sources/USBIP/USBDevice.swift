@@ -86,4 +86,20 @@ public protocol USBDevice: AnyObject, Sendable {
     func connect(input: @escaping @Sendable (_ endpoint: UInt8, _ data: [UInt8]) -> Void)
     /// The host detached (or the connection dropped).
     func disconnect()
+    /// A falsified completion for the IN URB that carries `data` (fault injection), or nil.
+    func inFault(for data: [UInt8]) -> INCompletionFault?
+}
+
+extension USBDevice {
+    public func inFault(for data: [UInt8]) -> INCompletionFault? { nil }
+}
+
+/// How an interrupt IN completion can be falsified, to test a host's USB/IP parser.
+public enum INCompletionFault: Sendable, Equatable {
+    /// actual_length (and the data) cut to this many bytes.
+    case shortLength(Int)
+    /// These bytes appended: actual_length past the URB's transfer buffer.
+    case longLength(extra: [UInt8])
+    /// -EPIPE; the report is lost.
+    case stall
 }

@@ -304,9 +304,16 @@ final class USBIPConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         }
     }
 
-    /// IN data never exceeds the URB's buffer.
+    /// IN data never exceeds the URB's buffer, unless a fault says it must.
     func complete(_ urb: USBIPSubmit, with data: [UInt8], context: ChannelHandlerContext) {
-        let reply = Array(data.prefix(Int(urb.transferBufferLength)))
+        var reply = Array(data.prefix(Int(urb.transferBufferLength)))
+        switch export?.device.inFault(for: reply) {
+        case .stall:
+            return write(USBIPReply.submit(seqnum: urb.seqnum, status: -USBErrno.pipe, actualLength: 0), context: context)
+        case .shortLength(let n): reply = Array(reply.prefix(n))
+        case .longLength(let extra): reply += extra
+        case nil: break
+        }
         write(USBIPReply.submit(seqnum: urb.seqnum, status: 0, actualLength: UInt32(reply.count), data: reply), context: context)
     }
 }

@@ -3,17 +3,17 @@ import CTAP
 /// The profiles vfido ships (`vfido profile list`). Each value is what the cited source shows of
 /// the model; docs/profiles.md has the same table with every source.
 extension DeviceProfile {
-    public static let builtInNames = ["vfido", "yubikey-5-nfc-5.4", "ctap2.0", "u2f-only"]
+    public static let builtInNames = ["vfido", "yubikey-5-nfc-5.4", "solokey-1", "ctap2.0", "u2f-only"]
 
     public static var builtIn: [String: DeviceProfile] {
-        Dictionary(uniqueKeysWithValues: [vfido, yubiKey5NFC54, ctap2_0, u2fOnly].map { ($0.name, $0) })
+        Dictionary(uniqueKeysWithValues: [vfido, yubiKey5NFC54, soloKey1, ctap2_0, u2fOnly].map { ($0.name, $0) })
     }
 
     /// vfido's own key: everything it implements.
     public static let vfido = DeviceProfile(
         name: "vfido", description: "vfido's own key: CTAP 2.1, every extension and algorithm vfido has",
         protocol: "ctap2_1", aaguid: AuthenticatorConfig.defaultAAGUID.hex, firmwareVersion: "1.0.0",
-        usb: USB(vendorId: "1209", productId: "0001", manufacturer: "vfido", product: "vfido virtual FIDO2 key"),
+        usb: USB(vendorId: "1209", productId: "0001", manufacturer: "vfido", product: "Virtual FIDO2 Key"),
         extensions: KeyFeatures.allExtensions.sorted(), algorithms: COSEAlgorithm.allCases.map(\.description), transports: ["usb"],
         pinUvAuthProtocols: [1, 2], residentKeys: true, builtInUV: false, maxMsgSize: 7609, maxCredentialCountInList: 8,
         maxCredentialIdLength: 128, maxResidentCredentials: 256,
@@ -34,11 +34,32 @@ extension DeviceProfile {
             "maxResidentCredentials": "25 on YubiKey 5 before 5.7: https://github.com/solokeys/solo1/issues/156, https://github.com/trustcrypto/OnlyKey-Firmware/issues/178",
         ])
 
+    /// A SoloKey 1 (USB, button) with its last firmware, 4.1.5, as its source code answers.
+    public static let soloKey1 = DeviceProfile(
+        name: "solokey-1", description: "SoloKey 1 (Solo USB), firmware 4.1.5 (FIDO_2_1_PRE with credMgmt, PIN protocol 1)",
+        protocol: "ctap2_1_pre", aaguid: "8876631b-d4a0-427f-5773-0ec71c9e0279", firmwareVersion: "4.1.5",
+        usb: USB(vendorId: "0483", productId: "a2ca", manufacturer: "SoloKeys", product: "Solo 4.1.5"),
+        extensions: ["credProtect", "hmac-secret"], algorithms: ["ES256", "EdDSA"], transports: ["usb"],
+        pinUvAuthProtocols: [1], residentKeys: true, builtInUV: false, maxMsgSize: 1200, maxCredentialCountInList: 20,
+        maxCredentialIdLength: 128, maxResidentCredentials: 50,
+        sources: [
+            "getInfo": "solokeys/solo1 fido2/ctap.c ctap_get_info (commit d910d1a5): versions, extensions, options rk/up/plat/credMgmt/clientPin, maxMsgSize, pinProtocols [1], 0x07 and 0x08 only",
+            "limits": "solokeys/solo1 fido2/ctap.h: CTAP_MAX_MESSAGE_SIZE 1200, ALLOW_LIST_MAX_SIZE 20; maxCredentialIdLength 128 in ctap_get_info",
+            "aaguid": "solokeys/solo1 targets/stm32l432/src/device.c device_read_aaguid (USB, no NFC, no touch sensor)",
+            "usb": "solokeys/solo1 targets/stm32l432/lib/usbd/usbd_desc.c (0483:A2CA, \"SoloKeys\") and app.h (SOLO_PRODUCT_NAME \"Solo \" SOLO_VERSION)",
+            "firmwareVersion": "4.1.5, the last release: https://github.com/solokeys/solo1/issues/580, https://github.com/solokeys/solo1/issues/603",
+            "commands": "ctap_request in fido2/ctap.c dispatches both CTAP_CBOR_CRED_MGMT (0x0A) and CTAP_CBOR_CRED_MGMT_PRE (0x41)",
+            "algorithms": "ES256 and EdDSA (ctap_generate_cose_key), not listed in getInfo",
+            "maxResidentCredentials": "50: https://github.com/solokeys/solo1/issues/156",
+        ],
+        credentialManagementOption: "credMgmt",
+        getInfoOmits: ["transports", "algorithms", "minPINLength", "firmwareVersion"])
+
     /// A key that speaks CTAP 2.0 and U2F only (what CTAP 2.0 §5.4 lets getInfo hold).
     public static let ctap2_0 = DeviceProfile(
         name: "ctap2.0", description: "A CTAP 2.0 key: U2F_V2 and FIDO_2_0, PIN protocol 1, getInfo members 0x01-0x06",
         protocol: "ctap2", aaguid: AuthenticatorConfig.defaultAAGUID.hex, firmwareVersion: "2.0.0",
-        usb: USB(vendorId: "1209", productId: "0001", manufacturer: "vfido", product: "vfido CTAP 2.0 key"),
+        usb: USB(vendorId: "1209", productId: "0001", manufacturer: "vfido", product: "CTAP 2.0 Key"),
         extensions: ["hmac-secret"], algorithms: ["ES256"], transports: ["usb"], pinUvAuthProtocols: [1],
         residentKeys: true, builtInUV: false, maxMsgSize: 1200, maxCredentialCountInList: 8, maxCredentialIdLength: 128,
         maxResidentCredentials: 25,
@@ -48,7 +69,7 @@ extension DeviceProfile {
     public static let u2fOnly = DeviceProfile(
         name: "u2f-only", description: "A FIDO U2F key: no CTAP2 (CTAPHID capabilities without CBOR)",
         protocol: "ctap1/u2f", aaguid: "00000000000000000000000000000000", firmwareVersion: "1.0.0",
-        usb: USB(vendorId: "1209", productId: "0001", manufacturer: "vfido", product: "vfido U2F key"),
+        usb: USB(vendorId: "1209", productId: "0001", manufacturer: "vfido", product: "U2F Key"),
         extensions: [], algorithms: ["ES256"], transports: ["usb"], pinUvAuthProtocols: [1], residentKeys: false,
         builtInUV: false, maxMsgSize: 1200, maxCredentialCountInList: 1, maxCredentialIdLength: 128, maxResidentCredentials: 0,
         sources: ["protocol": "FIDO U2F HID protocol v1.2 §4.1 (U2FHID_INIT capabilities); CTAP 2.1 §11.2.9.1.3 (CAPABILITY_CBOR)"])

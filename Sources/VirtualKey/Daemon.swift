@@ -1,6 +1,7 @@
 import CTAP
 import CTAPHID
 import CredentialStore
+import Faults
 import Foundation
 import KeyFile
 import Logging
@@ -37,11 +38,13 @@ public struct DaemonConfiguration: Sendable {
     public var vendorId: UInt16 = 0x1209
     public var productId: UInt16 = 0x0001
     public var manufacturer = "vfido"
-    public var product = "vfido virtual FIDO2 key"
+    public var product = "Virtual FIDO2 Key"
     /// The CTAPHID INIT version (a profile copies its model's firmware version).
     public var deviceVersion: (major: UInt8, minor: UInt8, build: UInt8) = (1, 0, 0)
     /// Processing delay and keepalive interval (quirks).
     public var timing = HIDSession.Timing()
+    /// Lies the keys tell on purpose (`--fault`); nil: none.
+    public var faults: FaultSettings?
 
     /// What protects each key's storage key (a passphrase, or the file's mode alone).
     public var keyProtection: KeyProtection = .fileMode
@@ -95,6 +98,8 @@ public struct RunningKey: Sendable {
     public let number: Int
     public let authenticator: Authenticator
     public let session: HIDSession
+    /// The lies this key tells (none unless `--fault` or the control API set some).
+    public let faults: FaultInjector
     public let usbDevice: USBHIDDevice
     public let udp: UDPTransport?
     public let presence: KeyPresence
@@ -247,9 +252,10 @@ public final class Daemon: Sendable {
         await authenticator.observeEvents { events.publish(key: n, .authenticator($0)) }
         // A U2F-only key has no CBOR capability: CTAPHID_CBOR is an unknown command to it.
         let capabilities: CTAPHIDCapabilities = configuration.authenticator.features.hasCTAP2 ? [.wink, .cbor] : [.wink]
+        let faults = try (configuration.faults ?? FaultSettings(rules: [], seed: 0)).injector(key: n, logger: logger)
         let session = HIDSession(authenticator: authenticator, presence: tracked, logger: logger,
                                  configuration: .init(capabilities: capabilities, deviceVersion: configuration.deviceVersion),
-                                 timing: configuration.timing)
+                                 timing: configuration.timing, faults: faults)
         await session.observeCommands { command, outcome, ms in
             events.publish(key: n, .command(name: command, status: outcome, milliseconds: ms))
         }
@@ -263,6 +269,7 @@ public final class Daemon: Sendable {
                                         manufacturer: configuration.manufacturer, product: configuration.product,
                                         serialNumber: serial),
             reportDescriptor: CTAPHID.reportDescriptor, reportSize: CTAPHID.reportSize,
+            inFaults: inFaults(faults),
             onOutputReport: { usbReports.yield($0) })
         usbReports.replies = ReportSink { [device] in device.sendInputReport($0) }
 
@@ -313,7 +320,7 @@ public final class Daemon: Sendable {
                 throw DaemonError("cannot listen on UDP \(configuration.udpHost):\(port): \(error)")
             }
         }
-        return RunningKey(number: n, authenticator: authenticator, session: session, usbDevice: device, udp: udp, presence: presence,
+        return RunningKey(number: n, authenticator: authenticator, session: session, faults: faults, usbDevice: device, udp: udp, presence: presence,
                           attachment: attachment, serialNumber: serial, addedAtRuntime: addedAtRuntime)
     }
 
@@ -395,4 +402,19 @@ public final class Daemon: Sendable {
 public struct DaemonError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// The USB/IP server's hook for a key's IN completion faults.
+func inFaults(_ faults: FaultInjector) -> @Sendable ([UInt8]) -> INCompletionFault? {
+    { data in faults.urbFault(for: data)?.completion }
+}
+
+extension URBFault {
+    var completion: INCompletionFault {
+        switch self {
+        case .shortLength(let n): .shortLength(n)
+        case .longLength(let extra): .longLength(extra: extra)
+        case .stall: .stall
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import Bytes
 import CTAP
+import CTAPWire
 import Foundation
 
 /// What hosts can see of a key model, as a JSON file a user can copy and edit
@@ -39,6 +40,19 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
     public var sources: [String: String]
     /// How the model deviates (optional; none when absent).
     public var quirks: Quirks?
+    /// A ctap2_1_pre key's name for credential management: credentialMgmtPreview (the default;
+    /// command 0x41) or credMgmt (commands 0x0A and 0x41, as SoloKey 1 does). Optional.
+    public var credentialManagementOption: String?
+    /// getInfo members the model leaves out although its protocol has them, by name (e.g.
+    /// "algorithms", "transports", "firmwareVersion", "minPINLength"). Optional.
+    public var getInfoOmits: [String]?
+
+    /// The getInfo members a profile may leave out: the optional ones (CTAP 2.1 §6.4).
+    static let omittableMembers: [String: GetInfoKey] = [
+        "extensions": .extensions, "maxMsgSize": .maxMsgSize, "maxCredentialCountInList": .maxCredentialCountInList,
+        "maxCredentialIdLength": .maxCredentialIdLength, "transports": .transports, "algorithms": .algorithms,
+        "minPINLength": .minPINLength, "firmwareVersion": .firmwareVersion, "remainingDiscoverableCredentials": .remainingDiscoverableCredentials,
+    ]
 
     public struct Quirks: Codable, Sendable, Equatable {
         public var rejectLargeAllowLists: Bool?
@@ -76,7 +90,7 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
     static let fieldNames: Set<String> = [
         "name", "description", "protocol", "aaguid", "firmwareVersion", "usb", "extensions", "algorithms", "transports",
         "pinUvAuthProtocols", "residentKeys", "builtInUV", "maxMsgSize", "maxCredentialCountInList", "maxCredentialIdLength",
-        "maxResidentCredentials", "sources", "quirks",
+        "maxResidentCredentials", "sources", "quirks", "credentialManagementOption", "getInfoOmits",
     ]
     static let usbFieldNames: Set<String> = ["vendorId", "productId", "manufacturer", "product"]
 
@@ -129,6 +143,8 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
         var vendorId: UInt16
         var productId: UInt16
         var algorithms: [COSEAlgorithm]
+        var credentialManagement: KeyFeatures.PreviewCredentialManagement
+        var getInfoOmits: Set<GetInfoKey>
     }
 
     func validated() throws -> Values {
@@ -176,8 +192,23 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
         guard (0...100_000).contains(maxResidentCredentials) else { throw fail("maxResidentCredentials must be 0 to 100000") }
         if residentKeys && level == .u2f { throw fail("residentKeys: a ctap1/u2f key has none") }
         try quirks?.validated()
+        var credentialManagement = KeyFeatures.PreviewCredentialManagement.credentialMgmtPreview
+        if let option = credentialManagementOption {
+            guard let known = KeyFeatures.PreviewCredentialManagement(rawValue: option) else {
+                throw fail("credentialManagementOption must be credentialMgmtPreview or credMgmt, not \"\(option)\"")
+            }
+            guard level == .ctap2_1_pre else { throw fail("credentialManagementOption is for protocol ctap2_1_pre only") }
+            credentialManagement = known
+        }
+        var omits: Set<GetInfoKey> = []
+        for name in getInfoOmits ?? [] {
+            guard let key = Self.omittableMembers[name] else {
+                throw fail("getInfoOmits: \"\(name)\" is not an optional getInfo member (\(Self.omittableMembers.keys.sorted().joined(separator: ", ")))")
+            }
+            omits.insert(key)
+        }
         return Values(level: level, aaguid: aaguidBytes, firmware: (major, minor, build), vendorId: vendor, productId: product,
-                      algorithms: algs)
+                      algorithms: algs, credentialManagement: credentialManagement, getInfoOmits: omits)
     }
 
     /// Sets everything the profile describes; the caller's own flags may change it afterwards.
@@ -194,6 +225,8 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
         a.features = KeyFeatures(level: v.level, residentKeys: residentKeys, extensions: Set(extensions),
                                  largeBlobs: extensions.contains("largeBlobKey"))
         a.features.pinUvAuthProtocolList = pinUvAuthProtocols
+        a.features.previewCredentialManagement = v.credentialManagement
+        a.getInfoOmits = v.getInfoOmits
         a.algorithms = v.algorithms
         a.transports = transports
         a.builtInUV = builtInUV

@@ -2,6 +2,7 @@ import Bytes
 import CTAP
 import CTAPHID
 import CTAPWire
+import Faults
 import Foundation
 import Logging
 
@@ -32,6 +33,8 @@ public actor HIDSession {
     var lastKeepalive = ContinuousClock.now
 
     let authenticator: Authenticator
+    /// Lies told to the host on purpose (`vfido serve --fault`); nil: none.
+    let faults: FaultInjector?
     let presence: TrackedPresence?
     let logger: Logger
     var machine: CTAPHIDStateMachine
@@ -47,8 +50,9 @@ public actor HIDSession {
 
     public init(authenticator: Authenticator, presence: TrackedPresence? = nil, logger: Logger,
                 configuration: CTAPHIDStateMachine.Configuration = .init(), timing: Timing = Timing(),
-                firstChannel: UInt32 = UInt32.random(in: 1..<0x1000_0000)) {
+                faults: FaultInjector? = nil, firstChannel: UInt32 = UInt32.random(in: 1..<0x1000_0000)) {
         self.timing = timing
+        self.faults = faults
         self.authenticator = authenticator
         self.presence = presence
         self.logger = logger
@@ -119,11 +123,21 @@ public actor HIDSession {
         perform(machine.keepalive(.userPresenceNeeded))
     }
 
-    func perform(_ actions: [CTAPHIDStateMachine.Action]) {
+    /// `command`: what the replies among `actions` answer, for faults chosen per command
+    /// (nil: the CTAPHID command of each reply).
+    func perform(_ actions: [CTAPHIDStateMachine.Action], command: String? = nil) {
+        var message: [[UInt8]] = []
         for action in actions {
+            if case .send(let report) = action {
+                // An initialisation packet (command bit set) starts the next message.
+                if report.count > 4, report[4] & 0x80 != 0 { send(message, command: command); message = [] }
+                message.append(report)
+                continue
+            }
+            send(message, command: command)
+            message = []
             switch action {
-            case .send(let report):
-                sinks[CTAPHIDPacket.channel(of: report)]?.send(report)
+            case .send: break
             case .execute(let request):
                 execute(request)
             case .cancel(let channel):
@@ -134,6 +148,23 @@ public actor HIDSession {
             case .wink(let channel):
                 logger.info("CTAPHID wink on channel \(hex(channel))")
             }
+        }
+        send(message, command: command)
+    }
+
+    /// One message's packets to whoever last spoke on its channel, through the fault injector
+    /// when there is one (a packet it moves to another channel still goes to the same sender).
+    func send(_ message: [[UInt8]], command: String?) {
+        guard let first = message.first, let sink = sinks[CTAPHIDPacket.channel(of: first)] else { return }
+        guard let faults else { return message.forEach(sink.send) }
+        let name = command ?? CTAPHIDCommand(rawValue: first.count > 4 ? first[4] : 0).description.lowercased()
+        let timed = faults.mutateFrames(message, command: name)
+        for packet in timed where packet.delay == .zero { sink.send(packet.report) }
+        let late = timed.filter { $0.delay > .zero }
+        guard let delay = late.map(\.delay).max() else { return }
+        Task {
+            try? await Task.sleep(for: delay)
+            for packet in late { sink.send(packet.report) }
         }
     }
 
@@ -158,23 +189,27 @@ public actor HIDSession {
                 let name = CTAPCommand(rawValue: exchange.command).map { "\($0)" } ?? "command 0x" + [exchange.command].hex
                 var outcome = "\(exchange.status)"
                 if let error = exchange.error, !error.reason.isEmpty { outcome += " (\(error.reason))" }
-                self.finish(request, exchange.response, log: "CTAP \(name)", outcome: outcome, status: exchange.status.name,
-                            elapsed: ContinuousClock.now - started)
+                let response = self.faults?.mutateResponse(exchange.response, command: name, request: request.payload) ?? exchange.response
+                self.finish(request, response, log: "CTAP \(name)", outcome: outcome, status: exchange.status.name,
+                            elapsed: ContinuousClock.now - started, command: name)
             } else {
-                let (response, reason) = await authenticator.handleU2F(request.payload)
+                var (response, reason) = await authenticator.handleU2F(request.payload)
+                response = self.faults?.mutateResponse(response, command: "u2f", request: request.payload) ?? response
                 let ins = request.payload.count > 1 ? "0x" + [request.payload[1]].hex.uppercased() : "?"
-                self.finish(request, response, log: "U2F INS \(ins)", outcome: reason, status: reason, elapsed: ContinuousClock.now - started)
+                self.finish(request, response, log: "U2F INS \(ins)", outcome: reason, status: reason, elapsed: ContinuousClock.now - started,
+                            command: "u2f")
             }
         }
         running = (request.channel, task)
     }
 
-    func finish(_ request: CTAPHIDStateMachine.Request, _ response: [UInt8], log: String, outcome: String, status: String, elapsed: Duration) {
+    func finish(_ request: CTAPHIDStateMachine.Request, _ response: [UInt8], log: String, outcome: String, status: String, elapsed: Duration,
+                command: String? = nil) {
         if running?.channel == request.channel { running = nil }
         let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         logger.info("\(log) -> \(outcome) in \(String(format: "%.1f", ms)) ms")
         commandObserver?(log, status, ms)
-        perform(machine.complete(channel: request.channel, command: request.command, payload: response))
+        perform(machine.complete(channel: request.channel, command: request.command, payload: response), command: command)
     }
 }
 

@@ -77,9 +77,7 @@ struct EndToEndCommand: AsyncParsableCommand {
             try encoder.encode(report.ceremonies).write(to: URL(fileURLWithPath: ceremonies))
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(String(decoding: try JSONEncoder.pretty.encode(report), as: UTF8.self))
         } else {
             print(report.table)
         }

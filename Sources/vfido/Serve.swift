@@ -2,6 +2,7 @@ import ArgumentParser
 import Bytes
 import ControlAPI
 import CTAP
+import Faults
 import Foundation
 import KeyFile
 import Logging
@@ -113,6 +114,31 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("KEEPALIVE every this long while a request runs (default 100, as CTAP asks).", valueName: "ms"))
     var keepaliveInterval: Int?
 
+    @Option(name: .customLong("fault"), help: ArgumentHelp(
+        "Lie to the host on purpose: KIND[@COMMAND][:RATE], e.g. ctap.truncated@getAssertion:0.5; repeatable. `vfido faults` lists the kinds.",
+        discussion: "Faults change what the key sends, never what it stores. Each one applied is logged (and written to --fault-log); docs/fault-injection.md.",
+        valueName: "fault"), transform: { try FaultRule(parsing: $0) })
+    var faultRules: [FaultRule] = []
+
+    @Option(name: .long, help: ArgumentHelp("The seed faults are drawn from (default: random, shown in the banner).", valueName: "n"))
+    var faultSeed: UInt64?
+
+    @Option(name: .long, help: ArgumentHelp("Write each fault applied as a JSON line to this file (0600).", valueName: "path"))
+    var faultLog: String?
+
+    @Option(name: .long, help: ArgumentHelp("Apply exactly the faults of this --fault-log file, at the same points, instead of drawing.",
+                                            valueName: "path"))
+    var faultReplay: String?
+
+    @Option(name: .long, help: ArgumentHelp("getInfo's maxMsgSize, and the largest request accepted (default: the profile's).", valueName: "bytes"))
+    var maxMessageSize: Int?
+
+    @Option(name: .long, help: ArgumentHelp("getInfo's maxCredentialCountInList (default: the profile's).", valueName: "n"))
+    var maxCredentialCountInList: Int?
+
+    @Option(name: .long, help: ArgumentHelp("getInfo's maxCredentialIdLength; longer IDs are not found (default: the profile's).", valueName: "bytes"))
+    var maxCredentialIdLength: Int?
+
     enum Quirk: String, ExpressibleByArgument, CaseIterable {
         case rejectLargeAllowLists = "reject-large-allow-lists"
         case rejectSilentRequests = "reject-silent-requests"
@@ -174,6 +200,10 @@ struct Serve: AsyncParsableCommand {
         if !(promptTimeout > 0 && promptTimeout <= 3600) { throw ValidationError("--prompt-timeout must be between 0 and 3600 seconds") }
         if !(1...16).contains(keys) { throw ValidationError("--keys must be between 1 and 16") }
         if usbipMaxConnections < 1 { throw ValidationError("--usbip-max-connections must be at least 1") }
+        if let n = maxMessageSize, !(64...65536).contains(n) { throw ValidationError("--max-message-size must be 64 to 65536") }
+        if let n = maxCredentialCountInList, !(1...64).contains(n) { throw ValidationError("--max-credential-count-in-list must be 1 to 64") }
+        if let n = maxCredentialIdLength, !(16...1023).contains(n) { throw ValidationError("--max-credential-id-length must be 16 to 1023") }
+        if faultReplay != nil && !faultRules.isEmpty { throw ValidationError("--fault-replay applies a log's faults; give it without --fault") }
         if !allowRemote {
             if !noUdp && !udp.isLoopback {
                 throw ValidationError("--udp \(udp) is not a loopback address; add --allow-remote if you mean it")
@@ -228,6 +258,18 @@ struct Serve: AsyncParsableCommand {
                              rejectSilentRequests: quirks.contains(.rejectSilentRequests) ? true : nil,
                              processingDelayMs: processingDelay, keepaliveIntervalMs: keepaliveInterval).apply(to: &configuration)
         if let manufacturer { configuration.manufacturer = manufacturer }
+        if let maxMessageSize { configuration.authenticator.maxMessageSize = maxMessageSize }
+        if let maxCredentialCountInList { configuration.authenticator.maxCredentialCountInList = maxCredentialCountInList }
+        if let maxCredentialIdLength { configuration.authenticator.maxCredentialIdLength = maxCredentialIdLength }
+        if !faultRules.isEmpty || faultReplay != nil {
+            do {
+                configuration.faults = FaultSettings(rules: faultRules, seed: faultSeed ?? UInt64.random(in: 0...UInt64(UInt32.max)),
+                                                     replay: try faultReplay.map(FaultSettings.readLog), logPath: faultLog)
+            } catch {
+                FileHandle.standardError.write(Data("vfido serve: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
         configuration.presence = presence
         configuration.promptTimeout = .milliseconds(Int(promptTimeout * 1000))
         configuration.authenticator.attestation = attestation
@@ -313,6 +355,10 @@ extension Serve {
         var lines = ["vfido \(VFIDO.version): \(keys == 1 ? "one virtual FIDO2 key is" : "\(keys) virtual FIDO2 keys are") ready",
                      "  AAGUID       \(configuration.authenticator.aaguid.hex)",
                      "  presence     \(presence.rawValue)   attestation \(attestation.rawValue)   USB id \(USBIdentifiers(vendor: configuration.vendorId, product: configuration.productId))   profile \(profile)"]
+        if let faults = configuration.faults {
+            lines.append(faults.replay != nil ? "  faults       replaying \(faultReplay ?? "")"
+                : "  faults       \(faults.rules.map(\.description).joined(separator: " "))   seed \(faults.seed)")
+        }
         for key in daemon.keys {
             var where_ = [String]()
             if key.uhid != nil { where_.append("uhid (a local hidraw device)") }
@@ -329,8 +375,10 @@ extension Serve {
             lines.append("  list          usbip\(portFlag) list -r \(usbipHost)")
         }
         if !noUdp {
-            lines.append("  python-fido2  CtapHidDevice over a UDP CtapHidConnection to \(udp) (see docs/usage.md)")
-            lines.append("  libfido2      LD_PRELOAD=vfido_udp_shim.so fido2-token -I vfido-udp:\(udp)   (see docs/usage.md)")
+            // Key 1's address as bound (port 0 asks for any free port).
+            let udpAddress = "\(udp.host):\(daemon.keys.first?.udp?.localAddress?.port ?? udp.port)"
+            lines.append("  python-fido2  CtapHidDevice over a UDP CtapHidConnection to \(udpAddress) (see docs/usage.md)")
+            lines.append("  libfido2      LD_PRELOAD=vfido_udp_shim.so fido2-token -I vfido-udp:\(udpAddress)   (see docs/usage.md)")
         }
         let where_ = stateOptions.directory == nil
             ? " --control \(controlAPI.socketPath ?? "") --token-file \(controlAPI.tokenPath)"

@@ -43,6 +43,39 @@ import Testing
         #expect(try await f.call(0x02, .intMap(getAssertionRequest())).0 == .ok)
     }
 
+    @Test func aPreviewKeyNamesItsCredentialManagementAsItsModelDoes() async throws {
+        // YubiKey 5.2-5.4: credentialMgmtPreview, 0x41 only.
+        let yubikey = try Self.fixture(KeyFeatures(level: .ctap2_1_pre))
+        let yubikeyOptions = try #require(try await Self.info(yubikey)[int: 4])
+        #expect(yubikeyOptions[text: "credentialMgmtPreview"] == .bool(true) && yubikeyOptions[text: "credMgmt"] == nil)
+        #expect(try await yubikey.call(0x0A, .intMap([(1, .int(1))])).0 == .invalidCommand)
+        #expect(try await yubikey.call(0x41, .intMap([(1, .int(1))])).0 == .puatRequired)
+        // SoloKey 1: credMgmt, and 0x0A and 0x41 alike.
+        var features = KeyFeatures(level: .ctap2_1_pre)
+        features.previewCredentialManagement = .credMgmt
+        let solo = try Self.fixture(features)
+        let soloOptions = try #require(try await Self.info(solo)[int: 4])
+        #expect(soloOptions[text: "credMgmt"] == .bool(true) && soloOptions[text: "credentialMgmtPreview"] == nil)
+        for command: UInt8 in [0x0A, 0x41] {
+            #expect(try await solo.call(command, .intMap([(1, .int(1))])).0 == .puatRequired, "command \(command)")
+        }
+        #expect(try await solo.call(0x0B).0 == .invalidCommand, "no selection on a preview key")
+    }
+
+    @Test func getInfoOmitsLeavesOutOnlyTheClaim() async throws {
+        var config = AuthenticatorConfig()
+        config.features = KeyFeatures(level: .ctap2_1_pre)
+        config.getInfoOmits = [.transports, .algorithms, .minPINLength, .firmwareVersion]
+        let f = try Fixture(config: config)
+        guard case .map(let members) = try await Self.info(f) else { Issue.record("getInfo is not a map"); return }
+        #expect(members.map(\.key) == (1...8).map(CBORValue.int))
+        #expect(try await f.call(0x01, .intMap(makeCredentialRequest(algorithms: [-8]))).0 == .ok, "it still signs EdDSA")
+        var full = AuthenticatorConfig()
+        full.getInfoOmits = [.firmwareVersion]
+        let all = try await Self.info(try Fixture(config: full))
+        #expect(all[int: 0x0E] == nil && all[int: 0x0D] != nil && all[int: 0x14] != nil)
+    }
+
     @Test func withoutDiscoverableCredentialsRkIsRefusedAndNothingIsStored() async throws {
         let f = try Self.fixture(KeyFeatures(residentKeys: false))
         let info = try await Self.info(f)

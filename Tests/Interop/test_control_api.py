@@ -122,6 +122,28 @@ def test_event_stream_reports_creation_prompts_and_the_command_log(vfido_key):
     assert [c["credentialId"] for c in vfido_key.credentials()] == [added["credentialId"]]
 
 
+def test_faults_are_set_read_and_cleared_through_the_api(vfido_key):
+    made = make(device(vfido_key), rk=True)
+    key = made.auth_data.credential_data.public_key
+    state = vfido_key.set_faults(rules=["crypto.counter-backwards@getAssertion", "flags.uv@getAssertion"], seed=9)
+    assert state["rules"] == ["crypto.counter-backwards@getAssertion", "flags.uv@getAssertion"] and state["seed"] == 9
+    assert state["applied"] == 0 and state["log"] == []
+    lie = device(vfido_key).get_assertion(RP_ID, cdh())
+    assert lie.auth_data.is_user_verified()  # never verified: the UV flag lies
+    assert sign_count(bytes(lie.auth_data)) < sign_count(bytes(made.auth_data)) + 1
+    with pytest.raises(InvalidSignature):  # the signature covers the true authenticator data
+        key.verify(bytes(lie.auth_data) + cdh(), lie.signature)
+    state = vfido_key.faults()
+    assert state["applied"] == 2 and {m["fault"] for m in state["log"]} == {"crypto.counter-backwards", "flags.uv"}
+    with pytest.raises(ControlError) as bad:
+        vfido_key.set_faults(rules=["ctap.nothing"])
+    assert bad.value.status == 400 and bad.value.code == "invalid_fault"
+    assert vfido_key.set_faults(rules=[])["rules"] == []
+    truth = device(vfido_key).get_assertion(RP_ID, cdh())
+    key.verify(bytes(truth.auth_data) + cdh(), truth.signature)
+    assert not truth.auth_data.is_user_verified()
+
+
 def test_response_overrides_break_what_an_rp_checks(vfido_key):
     private = ec.generate_private_key(ec.SECP256R1())
     credential_id = os.urandom(32)

@@ -10,8 +10,9 @@ import pytest
 from fido2.ctap import CtapError
 from fido2.ctap2 import Ctap2
 from fido2.ctap2.credman import CredentialManagement
-from fido2.ctap2.pin import ClientPin, PinProtocolV2
-from fido2.hid import CAPABILITY
+from fido2.ctap2.pin import ClientPin, PinProtocolV1, PinProtocolV2
+from fido2 import cbor
+from fido2.hid import CAPABILITY, CTAPHID
 
 from conftest import VFIDO
 from ctap_helpers import make, user
@@ -24,7 +25,7 @@ def profile(name: str) -> dict:
                                      timeout=30).stdout)
 
 
-@pytest.mark.parametrize("name", ["vfido", "yubikey-5-nfc-5.4", "ctap2.0"])
+@pytest.mark.parametrize("name", ["vfido", "yubikey-5-nfc-5.4", "solokey-1", "ctap2.0"])
 def test_get_info_is_what_the_profile_says(start_daemon, name):
     p = profile(name)
     d = start_daemon("--profile", name)
@@ -36,10 +37,14 @@ def test_get_info_is_what_the_profile_says(start_daemon, name):
     assert info.pin_uv_protocols == p["pinUvAuthProtocols"]
     assert info.max_msg_size == p["maxMsgSize"]
     assert info.options["rk"] is p["residentKeys"]
+    omitted = set(p.get("getInfoOmits") or [])
     if p["protocol"] != "ctap2":
         assert info.max_creds_in_list == p["maxCredentialCountInList"] and info.max_cred_id_length == p["maxCredentialIdLength"]
-        assert info.transports == sorted(p["transports"])
-        assert [a["alg"] for a in info.algorithms] == sorted((ALGS[a] for a in p["algorithms"]), key=lambda a: (a >= 0, abs(a)))
+        assert info.transports == ([] if "transports" in omitted else sorted(p["transports"]))
+        if "algorithms" in omitted:
+            assert info.algorithms == []
+        else:
+            assert [a["alg"] for a in info.algorithms] == sorted((ALGS[a] for a in p["algorithms"]), key=lambda a: (a >= 0, abs(a)))
     versions = {"ctap2": ["U2F_V2", "FIDO_2_0"], "ctap2_1_pre": ["U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE"],
                 "ctap2_1": ["U2F_V2", "FIDO_2_0", "FIDO_2_1"]}[p["protocol"]]
     assert info.versions == versions
@@ -73,6 +78,40 @@ def test_the_yubikey_profile_is_what_a_yubikey_5_nfc_5_4_3_publishes(start_daemo
     assert CredentialManagement(Ctap2(d.device()), client_pin.protocol, token).get_metadata()[1] == 1  # existing: 1
 
 
+def test_the_solokey_profile_is_what_solo1_firmware_4_1_5_answers(start_daemon):
+    """Values from solokeys/solo1's source, each cited in docs/profiles.md."""
+    d = start_daemon("--profile", "solokey-1")
+    dev = d.device()
+    assert dev.device_version == (4, 1, 5)
+    ctap2 = Ctap2(dev)
+    info = ctap2.get_info()
+    assert info.versions == ["U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE"]
+    assert info.extensions == ["credProtect", "hmac-secret"]
+    assert str(info.aaguid) == "8876631b-d4a0-427f-5773-0ec71c9e0279"
+    assert info.options == {"rk": True, "up": True, "plat": False, "credMgmt": True, "clientPin": False}
+    assert (info.max_msg_size, info.max_creds_in_list, info.max_cred_id_length) == (1200, 20, 128)
+    assert info.pin_uv_protocols == [1]
+    # ctap_get_info writes eight members: no transports, algorithms, minPINLength or firmwareVersion.
+    raw = cbor.decode(dev.call(CTAPHID.CBOR, b"\x04")[1:])
+    assert sorted(raw) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert "USB id 0483:a2ca" in d.banner
+    # It signs EdDSA although getInfo does not say so; it has no authenticatorSelection.
+    make(ctap2, key_params=[{"type": "public-key", "alg": -8}])
+    with pytest.raises(CtapError) as e:
+        ctap2.selection()
+    assert e.value.code == CtapError.ERR.INVALID_COMMAND
+    # credMgmt: python-fido2 manages credentials with command 0x0A, under a getPinToken token (PIN protocol 1).
+    ClientPin(ctap2).set_pin("123456")
+    client_pin = ClientPin(ctap2, PinProtocolV1())
+    make(ctap2, rk=True, token=client_pin.get_pin_token("123456"), proto=client_pin.protocol)
+    metadata = CredentialManagement(Ctap2(d.device()), client_pin.protocol, client_pin.get_pin_token("123456")).get_metadata()
+    assert (metadata[1], metadata[2]) == (1, 49)
+    assert "CTAP credentialManagement ->" in d.log_text()
+    # and 0x41 exists as well: without a pinUvAuthParam it is refused as the command, not as unknown.
+    reply = dev.call(CTAPHID.CBOR, b"\x41" + cbor.encode({1: 1}))
+    assert reply[0] == CtapError.ERR.PUAT_REQUIRED
+
+
 def test_a_key_holds_as_many_passkeys_as_its_profile_says(start_daemon, tmp_path):
     small = profile("ctap2.0")
     small.update(name="tiny", maxResidentCredentials=2)
@@ -100,6 +139,10 @@ def test_the_u2f_only_profile_has_no_ctap2(start_daemon):
     ({"firmwareVersion": "5.4"}, "firmwareVersion must be major.minor.build"),
     ({"pinUvAuthProtocols": [2], "protocol": "ctap2"}, "protocol 2 needs protocol ctap2_1_pre or ctap2_1"),
     ({"maxMsgSize": "big"}, "field maxMsgSize has the wrong type"),
+    ({"credentialManagementOption": "credMan"}, "credentialManagementOption must be credentialMgmtPreview or credMgmt"),
+    ({"credentialManagementOption": "credMgmt", "protocol": "ctap2_1", "pinUvAuthProtocols": [1, 2]},
+     "credentialManagementOption is for protocol ctap2_1_pre only"),
+    ({"getInfoOmits": ["versions"]}, 'getInfoOmits: "versions" is not an optional getInfo member'),
 ])
 def test_a_broken_profile_file_is_refused_with_the_field_named(tmp_path, change, message):
     p = profile("yubikey-5-nfc-5.4")

@@ -50,7 +50,7 @@ case "$hid" in 0003:1209:0001.*) ;; *) fail "HID device is named $hid, not 0003:
 step "vfido serve --uhid -> /dev/hidraw0 ($hid)"
 cat /sys/class/hidraw/hidraw0/device/uevent
 
-grep -q '^HID_NAME=vfido vfido virtual FIDO2 key$' /sys/class/hidraw/hidraw0/device/uevent || fail "the HID device is not named"
+grep -q '^HID_NAME=vfido Virtual FIDO2 Key$' /sys/class/hidraw/hidraw0/device/uevent || fail "the HID device is not named"
 grep -q '^HID_ID=0003:' /sys/class/hidraw/hidraw0/device/uevent || fail "the HID device is not on BUS_USB"
 grep -Eq '^HID_UNIQ=[0-9A-F]{16}$' /sys/class/hidraw/hidraw0/device/uevent || fail "the HID serial (uniq) is not ASCII hex"
 
@@ -65,7 +65,7 @@ step "fido2-token -L (libfido2 1.12, Debian 12)"
 if [ -n "${CURRENT_LIBFIDO2:-}" ]; then
     timeout 20 chroot /hostroot "$CURRENT_LIBFIDO2" fido2-token -L > /tmp/tokens-current.txt || fail "current fido2-token -L"
     cat /tmp/tokens-current.txt
-    grep -qx '/dev/hidraw0: vendor=0x1209, product=0x0001 ( vfido vfido virtual FIDO2 key)' /tmp/tokens-current.txt ||
+    grep -qx '/dev/hidraw0: vendor=0x1209, product=0x0001 ( vfido Virtual FIDO2 Key)' /tmp/tokens-current.txt ||
         fail "the current fido2-token -L does not list the uhid key by its name"
     timeout 20 chroot /hostroot "$CURRENT_LIBFIDO2" fido2-token -I /dev/hidraw0 > /tmp/info-current.txt || fail "current fido2-token -I"
     grep -q 'aaguid: 766669646f2d4b6579219a1e5c0fe17a' /tmp/info-current.txt || { cat /tmp/info-current.txt; fail "current fido2-token -I"; }

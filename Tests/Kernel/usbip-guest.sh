@@ -61,7 +61,7 @@ step "usbip attach 1-1 -> /dev/hidraw0 ($hid)"
 
 timeout 20 fido2-token -L > /tmp/tokens.txt || fail "fido2-token -L"
 cat /tmp/tokens.txt
-grep -q '/dev/hidraw0: vendor=0x1209, product=0x0001 (vfido vfido virtual FIDO2 key)' /tmp/tokens.txt || fail "fido2-token -L does not list the key by name"
+grep -q '/dev/hidraw0: vendor=0x1209, product=0x0001 (vfido Virtual FIDO2 Key)' /tmp/tokens.txt || fail "fido2-token -L does not list the key by name"
 step "fido2-token -L"
 
 timeout 20 fido2-token -I /dev/hidraw0 > /tmp/info.txt || fail "fido2-token -I"

@@ -43,7 +43,7 @@ start_vfido
 
 step "fido2-token -L lists the key; -I lists exactly what getInfo claims"
 out=$(fido2-token -L)
-expect "fido2-token -L" "$out" "$DEV: vendor=0x0000, product=0x0000 (vfido vfido virtual FIDO2 key (UDP))"
+expect "fido2-token -L" "$out" "$DEV: vendor=0x0000, product=0x0000 (vfido Virtual FIDO2 Key (UDP))"
 info=$(fido2-token -I "$DEV")
 echo "$info"
 expected=$(.venv/bin/python Tests/Libfido2/expected_info.py "$PORT" Tests/Interop)
@@ -136,6 +136,23 @@ while IFS= read -r line; do
     grep -qxF -- "$line" <<<"$info" || fail "the yubikey-5-nfc-5.4 profile's fido2-token -I lacks the published line '$line'"
 done < Tests/Fixtures/profiles/yubikey-5-nfc-5.4.fido2-token-I.txt
 echo "ok: every published line of a YubiKey 5 NFC 5.4.3's fido2-token -I ($(wc -l < Tests/Fixtures/profiles/yubikey-5-nfc-5.4.fido2-token-I.txt) lines)"
+
+step "--profile solokey-1: fido2-token -I shows what solo1's firmware 4.1.5 answers, and manages credentials"
+kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+"$VFIDO" serve --ephemeral --udp "127.0.0.1:$PORT" --no-usbip --no-rp --no-api --profile solokey-1 >"$WORK/banner" 2>>"$WORK/vfido.log" &
+pid=$!
+for _ in $(seq 100); do grep -q "Stop with" "$WORK/banner" 2>/dev/null && break; sleep 0.1; done
+with_pins "$PIN $PIN" fido2-token -S "$DEV" 2>/dev/null
+info=$(fido2-token -I "$DEV")
+while IFS= read -r line; do
+    grep -qxF -- "$line" <<<"$info" || fail "the solokey-1 profile's fido2-token -I lacks the line '$line'"
+done < Tests/Fixtures/profiles/solokey-1.fido2-token-I.txt
+for absent in "transport strings:" "algorithms:"; do
+    if grep -q "^$absent" <<<"$info"; then fail "solo1's getInfo has no '$absent', vfido's does"; fi
+done
+echo "ok: fido2-token -I of the solokey-1 profile ($(wc -l < Tests/Fixtures/profiles/solokey-1.fido2-token-I.txt) lines, no transports or algorithms)"
+with_pins "$PIN" fido2-cred -M -r -i "$WORK/cred.in" -o "$WORK/cred.out" "$DEV" 2>/dev/null || fail "fido2-cred -M -r on the solokey-1 profile"
+expect "credential management through credMgmt (0x0A) with a PIN protocol 1 token" "$(with_pins "$PIN" fido2-token -I -c "$DEV" 2>/dev/null)" "existing rk(s): 1"
 
 echo
 echo "libfido2 tier: all checks passed"

@@ -113,7 +113,7 @@ int fido_dev_info_manifest(fido_dev_info_t *list, size_t ilen, size_t *olen)
 	if (r != FIDO_OK || where == NULL || *where == '\0' || *olen >= ilen)
 		return r;
 	snprintf(path, sizeof(path), PREFIX "%s", where);
-	if (fido_dev_info_set(list, *olen, path, "vfido", "vfido virtual FIDO2 key (UDP)", &udp_io, NULL) == FIDO_OK)
+	if (fido_dev_info_set(list, *olen, path, "vfido", "Virtual FIDO2 Key (UDP)", &udp_io, NULL) == FIDO_OK)
 		(*olen)++;
 	return r;
 }

@@ -75,11 +75,11 @@ final class TCPClient {
 }
 
 /// A HID device that answers every output report with the same report reversed.
-func echoDevice() -> USBHIDDevice {
+func echoDevice(inFaults: (@Sendable ([UInt8]) -> INCompletionFault?)? = nil) -> USBHIDDevice {
     let box = DeviceBox()
     let device = USBHIDDevice(
         identity: USBDeviceIdentity(vendorId: 0x1209, productId: 0x0001, manufacturer: "t", product: "t", serialNumber: "1"),
-        reportDescriptor: [0xC0], onOutputReport: { report in box.device?.sendInputReport(report.reversed()) })
+        reportDescriptor: [0xC0], inFaults: inFaults, onOutputReport: { report in box.device?.sendInputReport(report.reversed()) })
     box.device = device
     return device
 }
@@ -91,8 +91,9 @@ struct ServerFixture {
     let port: Int
     let devices: [USBHIDDevice]
 
-    static func start(keys: Int = 2, maxConnections: Int = USBIPServer.defaultMaxConnections) async throws -> ServerFixture {
-        let devices = (0..<keys).map { _ in echoDevice() }
+    static func start(keys: Int = 2, maxConnections: Int = USBIPServer.defaultMaxConnections,
+                      inFaults: (@Sendable ([UInt8]) -> INCompletionFault?)? = nil) async throws -> ServerFixture {
+        let devices = (0..<keys).map { _ in echoDevice(inFaults: inFaults) }
         let server = try await USBIPServer.start(
             host: "127.0.0.1", port: 0, exports: devices.enumerated().map { USBIPExport(devnum: UInt32($0.offset + 1), device: $0.element) },
             group: MultiThreadedEventLoopGroup.singleton, maxConnections: maxConnections, logger: Logger(label: "usbip-test"))
@@ -185,6 +186,33 @@ struct ServerFixture {
         c.send(cmdSubmit(seqnum: 13, direction: 0, ep: 1, length: 64, data: report))
         replies = [try #require(c.readReply()), try #require(c.readReply())].sorted { $0.1 < $1.1 }
         #expect(replies[0].1 == 12 && replies[0].3 == Array(report.reversed().prefix(16)))
+    }
+
+    @Test func inCompletionFaultsReachTheWire() async throws {
+        // Fault injection (docs/fault-injection.md): a stall, a short and a long completion, then the truth.
+        final class Faults: @unchecked Sendable {
+            var next: [INCompletionFault?] = [.stall, .shortLength(10), .longLength(extra: [1, 2, 3]), nil]
+            let lock = NSLock()
+            func take() -> INCompletionFault? { lock.withLock { next.isEmpty ? nil : next.removeFirst() } }
+        }
+        let faults = Faults()
+        let f = try await ServerFixture.start(keys: 1, inFaults: { _ in faults.take() })
+        defer { Task { await f.server.close() } }
+        let c = try TCPClient(port: f.port)
+        _ = c.importDevice("1-1")
+        let report = (0..<64).map { UInt8($0) }
+        var seen: [(Int32, [UInt8])] = []
+        for n in 0..<4 as Range<UInt32> {
+            c.send(cmdSubmit(seqnum: 100 + n, direction: 1, ep: 1, length: 64))
+            c.send(cmdSubmit(seqnum: 200 + n, direction: 0, ep: 1, length: 64, data: report))
+            let replies = [try #require(c.readReply()), try #require(c.readReply())]
+            let inReply = try #require(replies.first { $0.1 == 100 + n })
+            seen.append((inReply.2, inReply.3))
+        }
+        #expect(seen[0].0 == -32 && seen[0].1.isEmpty)
+        #expect(seen[1].0 == 0 && seen[1].1 == Array(report.reversed().prefix(10)))
+        #expect(seen[2].0 == 0 && seen[2].1 == report.reversed() + [1, 2, 3])
+        #expect(seen[3].0 == 0 && seen[3].1 == report.reversed())
     }
 
     @Test func unlinkedURBsAreNeverAnswered() async throws {

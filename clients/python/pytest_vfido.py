@@ -58,6 +58,7 @@ def vfido_key(vfido_daemon) -> VfidoKey:
     key.control.reset(1)
     key.control.set_presence(1, policy="auto", user_verified=True, touching=False)
     key.control.set_overrides(1, bogus_signature=False, bad_uv=False, bad_up=False)
+    key.control.set_faults(1, rules=[])
     key.control.clear_credentials(1)
     return key
 

@@ -161,6 +161,16 @@ class VfidoControl:
                                                 ("isBadUP", bad_up)) if value is not None}
         return self.request("PUT", f"/keys/{key}/overrides", body)
 
+    # faults (docs/fault-injection.md)
+    def faults(self, key: int = 1) -> dict:
+        return self.request("GET", f"/keys/{key}/faults")
+
+    def set_faults(self, key: int = 1, *, rules: list[str], seed: int | None = None) -> dict:
+        body: dict[str, Any] = {"rules": rules}
+        if seed is not None:
+            body["seed"] = seed
+        return self.request("PUT", f"/keys/{key}/faults", body)
+
     # credentials
     def add_credential(self, key: int = 1, *, credential_id: bytes, rp_id: str, private_key: bytes, resident: bool = False,
                        user_handle: bytes | None = None, sign_count: int = 0, user_name: str | None = None,

@@ -34,6 +34,7 @@ struct GetInfoResponse: CommandResponse {
     static let ctap2_0Members: Set<Key> = [.versions, .extensions, .aaguid, .options, .maxMsgSize, .pinUvAuthProtocols]
     static let previewMembers = ctap2_0Members.union([.maxCredentialCountInList, .maxCredentialIdLength, .transports, .algorithms,
                                                       .minPINLength, .firmwareVersion])
+    static let allMembers = Set(GetInfoKey.allCases)
 
     var cbor: CBORValue {
         // Every list in canonical order of its encoded items, like map keys (docs/conformance.md);
@@ -81,7 +82,7 @@ extension Authenticator {
             options += [("largeBlobs", features.largeBlobs ? true : nil), ("pinUvAuthToken", true), ("setMinPINLength", true),
                         ("makeCredUvNotRqd", !settings.alwaysUv), ("credentialMgmtPreview", true), ("ep", settings.enterpriseAttestation)]
         }
-        if preview { options.append(("credentialMgmtPreview", true)) }
+        if preview { options.append((features.previewCredentialManagement.rawValue, true)) }
         return GetInfoResponse(
             // U2F (CTAP1) is off while alwaysUv is on: it cannot verify the user (§7.2.2).
             versions: (settings.alwaysUv ? [] : ["U2F_V2"]) + ["FIDO_2_0"] + (preview ? ["FIDO_2_1_PRE"] : []) + (is2_1 ? ["FIDO_2_1"] : []),
@@ -104,6 +105,8 @@ extension Authenticator {
             uvModality: config.builtInUV ? Self.uvModalityFingerprint : nil,
             remainingDiscoverableCredentials: features.residentKeys
                 ? (try? store.residentCredentialCount()).map { max(0, config.maxResidentCredentials - $0) } : nil,
-            members: is2_1 ? nil : preview ? GetInfoResponse.previewMembers : GetInfoResponse.ctap2_0Members)
+            members: config.getInfoOmits.isEmpty && is2_1 ? nil
+                : (is2_1 ? GetInfoResponse.allMembers : preview ? GetInfoResponse.previewMembers : GetInfoResponse.ctap2_0Members)
+                    .subtracting(config.getInfoOmits))
     }
 }
