@@ -27,11 +27,14 @@ kernel_packages=(usbip fido2-tools qemu-system-x86 busybox-static cpio)
 libfido2_packages=(fido2-tools libfido2-dev gcc libc6-dev openssh-client)
 # the browser tiers: headless Chromium driving the RP's hosted pages; Firefox ESR in the guest (5c)
 browser_packages=(chromium firefox-esr)
+# the desktop prompts tier: a pinentry that asks on a terminal the test holds; a session bus
+# (dbus-daemon) and GLib's gdbus, which --presence notify speaks through
+desktop_packages=(pinentry-tty dbus libglib2.0-bin)
 
 mapfile -t missing < <(missing_of "${build_packages[@]}")
 if [[ "$what" == test ]]; then
     python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
-    mapfile -t -O "${#missing[@]}" missing < <(missing_of "${kernel_packages[@]}" "${libfido2_packages[@]}" "${browser_packages[@]}")
+    mapfile -t -O "${#missing[@]}" missing < <(missing_of "${kernel_packages[@]}" "${libfido2_packages[@]}" "${browser_packages[@]}" "${desktop_packages[@]}")
 fi
 
 if ((${#missing[@]})); then
@@ -42,7 +45,7 @@ if ((${#missing[@]})); then
         echo "!! install them (sudo apt-get install ${missing[*]}) or run this as root" >&2
         # Only the build packages and the venv are fatal; the other tiers report themselves.
         for p in "${missing[@]}"; do
-            [[ " ${kernel_packages[*]} ${libfido2_packages[*]} ${browser_packages[*]} " == *" $p "* ]] || exit 1
+            [[ " ${kernel_packages[*]} ${libfido2_packages[*]} ${browser_packages[*]} ${desktop_packages[*]} " == *" $p "* ]] || exit 1
         done
     fi
 fi

@@ -74,6 +74,13 @@ machine_faults_blocker() {
 kernel_usbip() { Tests/Kernel/usbip-tier.sh; }
 libfido2() { Tests/Libfido2/tier.sh; }
 fuzz_host() { VFIDO_BIN=.build/debug/vfido Tests/FuzzHost/tier.sh; }
+desktop_prompts() { VFIDO_BIN=.build/debug/vfido .venv/bin/python -m pytest -q -p no:cacheprovider Tests/Desktop; }
+desktop_blocker() {
+    local t
+    for t in pinentry-tty dbus-daemon gdbus; do
+        command -v "$t" >/dev/null || { echo "$t is not installed (run make test as root to install it)"; return; }
+    done
+}
 
 # What the libfido2/OpenSSH tier needs.
 libfido2_blocker() {
@@ -140,6 +147,7 @@ tier "8 crash safety: 30 SIGKILLs during makeCredential, credential deletion and
 tier_if corpus_blocker "9 corpus replay: google's CTAP2-test-tool corpus (24,946 inputs) over UDP, a PING after each, RSS reported" corpus_replay
 tier_if machine_faults_blocker "10 machine faults: disk full during writes (KEY_STORE_FULL, nothing lost), a read-only, damaged or wrongly keyed state directory refused at start and left untouched" machine_faults
 tier_if libfido2_blocker "11 fuzz-host: fido2-token -I and python-fido2 against a key in fault mode, 200 seeded runs each; findings in those hosts printed, a vfido crash fails" fuzz_host
+tier_if desktop_blocker "12 desktop prompts: --presence pinentry (Debian's pinentry-tty on a pty) and notify (a session bus and a notification server of the test's own): allow, deny, timeout, the host's cancel, fallbacks" desktop_prompts
 
 echo
 echo "================ summary"

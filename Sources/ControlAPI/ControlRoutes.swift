@@ -200,7 +200,7 @@ struct ControlRoutes: Sendable {
         let body = try ControlJSON.decode(PresenceRequest.self, from: try await Self.body(request))
         var policy = try body.policy.map { name in
             guard let policy = PresencePolicy(rawValue: name), policy != .terminal else {
-                throw APIError(.badRequest, "invalid_field", "policy must be auto, deny or control, not \"\(name)\"")
+                throw APIError(.badRequest, "invalid_field", "policy must be auto, deny, control, pinentry or notify, not \"\(name)\"")
             }
             return policy
         }

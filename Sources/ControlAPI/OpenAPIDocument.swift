@@ -1089,7 +1089,9 @@ enum OpenAPIDocument {
        "auto",
        "deny",
        "terminal",
-       "control"
+       "control",
+       "pinentry",
+       "notify"
       ]
      },
      "isUserConsenting": {
@@ -1112,7 +1114,9 @@ enum OpenAPIDocument {
       "enum": [
        "auto",
        "deny",
-       "control"
+       "control",
+       "pinentry",
+       "notify"
       ]
      },
      "isUserConsenting": {

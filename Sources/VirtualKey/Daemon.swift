@@ -28,8 +28,10 @@ public struct DaemonConfiguration: Sendable {
     /// Create each key as a HID device through this uhid node (Linux). nil: no uhid.
     public var uhidPath: String?
     public var presence: PresencePolicy = .auto
-    /// How long the terminal and control policies wait for an answer.
+    /// How long the terminal, control and pinentry policies wait for an answer.
     public var promptTimeout: Duration = .seconds(30)
+    /// The pinentry program `--presence pinentry` asks through (a name on PATH or a path).
+    public var pinentryProgram = "pinentry"
     /// The control API's Unix socket (`vfido power-cycle`, `vfido approve`, ...); default
     /// `<state>/control.sock`, or a private temporary directory for an ephemeral key.
     public var controlSocket: String?
@@ -67,6 +69,13 @@ public struct DaemonConfiguration: Sendable {
         guard let stateDirectory else { return nil }
         return n == 1 ? stateDirectory : stateDirectory.appendingPathComponent("key-\(n)")
     }
+
+    /// Key n's user-verification passphrase (`vfido uv set`): a key file sealed under the
+    /// passphrase itself, so opening it is checking the passphrase.
+    public func uvKeyFile(forKey n: Int) -> URL? {
+        stateDirectory(forKey: n)?.appendingPathComponent(Self.uvKeyFileName)
+    }
+    public static let uvKeyFileName = "uv.key"
 
     /// The state directories of the keys that have one now, in key order (keys added and removed
     /// at runtime leave gaps in the numbers).
@@ -184,6 +193,10 @@ public final class Daemon: Sendable {
     let configuration: DaemonConfiguration
     /// The terminal the terminal policy asks on, shared by every key.
     let terminal: TerminalPresence?
+    /// The desktop's pinentry program, shared by every key: one dialog at a time.
+    let pinentry: PinentryPresence
+    /// Desktop notifications, shared by every key: one at a time.
+    let notify: NotifyPresence
     public let usbip: USBIPServer?
     /// Every key's events: credentials, prompts, the command log, plugging.
     public let events: EventHub
@@ -191,11 +204,14 @@ public final class Daemon: Sendable {
     let group: MultiThreadedEventLoopGroup
     let stateLock: StateLock?
 
-    private init(keys: [RunningKey], configuration: DaemonConfiguration, terminal: TerminalPresence?, usbip: USBIPServer?,
-                 events: EventHub, logger: Logger, group: MultiThreadedEventLoopGroup, stateLock: StateLock?) {
+    private init(keys: [RunningKey], configuration: DaemonConfiguration, terminal: TerminalPresence?, pinentry: PinentryPresence,
+                 notify: NotifyPresence, usbip: USBIPServer?, events: EventHub, logger: Logger, group: MultiThreadedEventLoopGroup,
+                 stateLock: StateLock?) {
         self.registry = Mutex(keys)
         self.configuration = configuration
         self.terminal = terminal
+        self.pinentry = pinentry
+        self.notify = notify
         self.usbip = usbip
         self.events = events
         self.logger = logger
@@ -214,9 +230,12 @@ public final class Daemon: Sendable {
         // One terminal for every key: its prompts name the RP, so they are told apart.
         let terminal = configuration.presence == .terminal && presence == nil
             ? try TerminalPresence.openTTY(timeout: configuration.promptTimeout) : nil
+        let pinentry = PinentryPresence(program: configuration.pinentryProgram, timeout: configuration.promptTimeout, logger: logger)
+        let notify = NotifyPresence(timeout: configuration.promptTimeout, fallback: pinentry, logger: logger)
         do {
             for n in 1...max(1, configuration.keys) {
                 let keyPresence = KeyPresence(policy: configuration.presence, timeout: configuration.promptTimeout, terminal: terminal,
+                                              pinentry: pinentry, notify: notify, uvKeyFile: configuration.uvKeyFile(forKey: n),
                                               events: events, key: n, logger: logger)
                 keys.append(try await startKey(n, configuration, presence: keyPresence, override: presence, events: events,
                                                group: group, logger: logger, addedAtRuntime: false))
@@ -232,7 +251,7 @@ public final class Daemon: Sendable {
                     throw DaemonError("cannot listen for USB/IP on \(configuration.usbipHost):\(port): \(error)")
                 }
             }
-            return Daemon(keys: keys, configuration: configuration, terminal: terminal, usbip: usbip, events: events, logger: logger,
+            return Daemon(keys: keys, configuration: configuration, terminal: terminal, pinentry: pinentry, notify: notify, usbip: usbip, events: events, logger: logger,
                           group: group, stateLock: stateLock)
         } catch {
             for key in keys { await key.close() }
@@ -338,7 +357,7 @@ public final class Daemon: Sendable {
         keyConfiguration.authenticator.defaultBackupEligibility = options.defaultBackupEligibility
         keyConfiguration.authenticator.defaultBackupState = options.defaultBackupState
         let presence = KeyPresence(policy: options.presence, timeout: configuration.promptTimeout, terminal: terminal,
-                                   events: events, key: n, logger: logger)
+                                   pinentry: pinentry, notify: notify, events: events, key: n, logger: logger)
         await presence.setUserVerified(options.userVerified)
         let key = try await Self.startKey(n, keyConfiguration, presence: presence, override: nil, events: events, group: group,
                                           logger: logger, addedAtRuntime: true)

@@ -26,6 +26,10 @@ public actor KeyPresence: UserPresence {
     public private(set) var touching = false
     public nonisolated let timeout: Duration
     let terminal: TerminalPresence?
+    let pinentry: PinentryPresence?
+    let notify: NotifyPresence?
+    /// Where `vfido uv set` put this key's verification passphrase (a sealed key file), if anywhere.
+    let uvKeyFile: URL?
     let events: EventHub?
     let key: Int
     let logger: Logger?
@@ -33,9 +37,12 @@ public actor KeyPresence: UserPresence {
     private var nextId = 0
     private var arrivals: [CheckedContinuation<Void, Never>] = []
 
-    public init(policy: PresencePolicy, timeout: Duration, terminal: TerminalPresence? = nil, events: EventHub? = nil, key: Int = 1,
-                logger: Logger? = nil) {
+    public init(policy: PresencePolicy, timeout: Duration, terminal: TerminalPresence? = nil, pinentry: PinentryPresence? = nil,
+                notify: NotifyPresence? = nil, uvKeyFile: URL? = nil, events: EventHub? = nil, key: Int = 1, logger: Logger? = nil) {
         self.logger = logger
+        self.pinentry = pinentry
+        self.notify = notify
+        self.uvKeyFile = uvKeyFile
         self.policy = policy
         self.timeout = timeout
         self.terminal = terminal
@@ -63,14 +70,31 @@ public actor KeyPresence: UserPresence {
                     (result, answeredBy) = (.denied, "no terminal")
                 }
             case .control: (result, answeredBy) = await wait(prompt)
+            case .pinentry, .notify:
+                (result, answeredBy) = await desktop(request)
             }
         }
         events?.publish(key: key, .promptAnswered(id: prompt.id, request, result: result, by: answeredBy))
-        if policy == .control || answeredBy == "touch" {
+        if [.control, .pinentry, .notify].contains(policy) || answeredBy == "touch" {
             logger?.info("key \(key): \(result) \(request.summary) (by \(answeredBy))")
         }
         return result
     }
+
+    /// The desktop policies: verification by passphrase (only a pinentry can take one) when
+    /// `vfido uv set` gave the key one, else the dialog or the notification.
+    private func desktop(_ request: UserPresenceRequest) async -> (UserPresenceResult, String) {
+        if request.verification && passphraseSet, let uvKeyFile {
+            guard let pinentry else { return (.denied, "no pinentry") }
+            return (await pinentry.verify(request, against: uvKeyFile), "pinentry passphrase")
+        }
+        if policy == .notify, let notify { return (await notify.confirm(request), "notification") }
+        guard let pinentry else { return (.denied, "no pinentry") }
+        return (await pinentry.confirm(request), "pinentry")
+    }
+
+    /// Whether `vfido uv set` gave this key a verification passphrase.
+    private var passphraseSet: Bool { uvKeyFile.map { FileManager.default.fileExists(atPath: $0.path) } ?? false }
 
     /// What `auto`, `deny` and a held touch answer.
     private func automatic(_ request: UserPresenceRequest) -> UserPresenceResult {

@@ -13,6 +13,11 @@ public enum PresencePolicy: String, Sendable, CaseIterable {
     /// Wait for `vfido approve` / `vfido deny` (the control API), with a timeout: lets a
     /// browser test assert that a prompt happened.
     case control
+    /// Ask through the desktop's pinentry program (Assuan CONFIRM), with a timeout.
+    case pinentry
+    /// Ask through a desktop notification with Allow/Deny actions (session D-Bus), falling back
+    /// to pinentry where the notification server has no actions.
+    case notify
 }
 
 /// Answers every prompt the same way.
@@ -45,6 +50,32 @@ extension UserPresenceRequest {
     }
 }
 
+/// One prompt at a time for a policy that asks a person: another waits for its turn, or ends
+/// when its platform gives up (task cancellation) while it waits.
+final class PromptTurn: @unchecked Sendable {
+    private let lock = NSLock()
+    private var busy = false
+
+    /// Runs `ask` (in the caller's isolation) when it is this prompt's turn; `.cancelled` if
+    /// the platform gave up first.
+    func run(isolation: isolated (any Actor)? = #isolation, _ ask: () async -> UserPresenceResult) async -> UserPresenceResult {
+        while !take() {
+            if Task.isCancelled { return .cancelled }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        defer { lock.withLock { busy = false } }
+        return await ask()
+    }
+
+    private func take() -> Bool {
+        lock.withLock {
+            if busy { return false }
+            busy = true
+            return true
+        }
+    }
+}
+
 /// Asks on a terminal: prints who is asking and reads y or n. Polls the terminal between
 /// short sleeps so a CTAPHID CANCEL (task cancellation) or the timeout ends the wait at once.
 /// One prompt at a time.
@@ -52,7 +83,7 @@ public actor TerminalPresence: UserPresence {
     let input: FileHandle
     let output: FileHandle
     let timeout: Duration
-    private var busy = false
+    private let turn = PromptTurn()
 
     public init(input: FileHandle, output: FileHandle, timeout: Duration) {
         self.input = input
@@ -70,12 +101,10 @@ public actor TerminalPresence: UserPresence {
     }
 
     public func confirm(_ request: UserPresenceRequest) async -> UserPresenceResult {
-        while busy {
-            if Task.isCancelled { return .cancelled }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        busy = true
-        defer { busy = false }
+        await turn.run { await ask(request) }
+    }
+
+    private func ask(_ request: UserPresenceRequest) async -> UserPresenceResult {
         drain()
         let question = request.verification ? "Verify it is you" : "Touch the key"
         let seconds = Int(timeout.components.seconds)

@@ -54,6 +54,16 @@ enum Passphrase {
         return .passphrase(bytes)
     }
 
+    /// A new passphrase: from `file`'s first line, else the environment variable `variable`, else
+    /// the terminal, asked twice.
+    static func new(file: String?, fileOption: String, variable: String, question: String) throws -> KeyProtection {
+        if let file { return try read(file: file, what: fileOption) }
+        if let value = ProcessInfo.processInfo.environment[variable] { return try checked(Array(value.utf8), what: variable) }
+        let first = try prompt(question)
+        guard try prompt("the passphrase again") == first else { throw ValidationError("the two passphrases differ; nothing was changed") }
+        return first
+    }
+
     /// A file's first line (a file written by `echo` ends in a newline that is not part of it).
     static func read(file: String, what: String) throws -> KeyProtection {
         guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("\(what): cannot read \(file)") }

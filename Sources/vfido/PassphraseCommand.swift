@@ -25,15 +25,8 @@ struct PassphraseCommand: ParsableCommand {
         var newPassphraseFile: String?
 
         func run() throws {
-            let new: KeyProtection
-            if let newPassphraseFile {
-                new = try Passphrase.read(file: newPassphraseFile, what: "--new-passphrase-file")
-            } else if let value = ProcessInfo.processInfo.environment["VFIDO_NEW_PASSPHRASE"] {
-                new = try Passphrase.checked(Array(value.utf8), what: "VFIDO_NEW_PASSPHRASE")
-            } else {
-                new = try Passphrase.prompt("new passphrase")
-                guard try Passphrase.prompt("the new passphrase again") == new else { throw ValidationError("the two passphrases differ; nothing was changed") }
-            }
+            let new = try Passphrase.new(file: newPassphraseFile, fileOption: "--new-passphrase-file", variable: "VFIDO_NEW_PASSPHRASE",
+                                         question: "new passphrase")
             try reseal(stateOptions, to: new)
         }
     }

@@ -26,8 +26,13 @@ struct Serve: AsyncParsableCommand {
             User presence (and built-in UV, with --builtin-uv) is answered by --presence: `auto` \
             approves every request (what CI wants), `deny` refuses every one, `terminal` asks on \
             this terminal who is asking (RP, user, operation), `control` waits for `vfido \
-            approve` / `vfido deny`. The last two give up after --prompt-timeout \
-            (CTAP2_ERR_USER_ACTION_TIMEOUT); platforms see KEEPALIVE UPNEEDED while they wait.
+            approve` / `vfido deny`, `pinentry` shows the desktop's pinentry dialog (Allow / \
+            Deny, naming the RP, the account and the operation; --pinentry picks the program; a \
+            terminal pinentry asks on $GPG_TTY, as gpg-agent's do), `notify` shows a desktop \
+            notification with Allow and Deny (the session D-Bus, through gdbus; pinentry where the \
+            notification server has no actions). The last four give up after --prompt-timeout \
+            (CTAP2_ERR_USER_ACTION_TIMEOUT); platforms see KEEPALIVE UPNEEDED while they wait, and \
+            a host's CANCEL closes the dialog or withdraws the notification.
 
             The control API (HTTP+JSON; docs/control-api.md, /openapi.json) listens on \
             127.0.0.1:8112 (--api) and on the Unix socket <state>/control.sock (0600). Every \
@@ -144,11 +149,16 @@ struct Serve: AsyncParsableCommand {
         case rejectSilentRequests = "reject-silent-requests"
     }
 
-    @Option(name: .long, help: ArgumentHelp("How user-presence requests are answered: auto, deny, terminal or control.",
+    @Option(name: .long, help: ArgumentHelp("How user-presence requests are answered: auto, deny, terminal, control, pinentry or notify.",
                                             valueName: "policy"))
     var presence: PresencePolicy = .auto
 
-    @Option(name: .long, help: ArgumentHelp("How long the terminal and control policies wait for an answer.", valueName: "seconds"))
+    @Option(name: .long, help: ArgumentHelp(
+        "The pinentry program --presence pinentry (and notify, where it cannot) asks through (pinentry-gnome3, -qt, -gtk2, -curses, -tty; a name on PATH or a path).",
+        valueName: "program"))
+    var pinentry = "pinentry"
+
+    @Option(name: .long, help: ArgumentHelp("How long the terminal, control, pinentry and notify policies wait for an answer.", valueName: "seconds"))
     var promptTimeout: Double = 30
 
     @Option(name: .long, help: ArgumentHelp(
@@ -271,6 +281,7 @@ struct Serve: AsyncParsableCommand {
             }
         }
         configuration.presence = presence
+        configuration.pinentryProgram = pinentry
         configuration.promptTimeout = .milliseconds(Int(promptTimeout * 1000))
         configuration.authenticator.attestation = attestation
         if builtinUv { configuration.authenticator.builtInUV = true }

@@ -17,6 +17,6 @@ struct VFIDO: AsyncParsableCommand {
             ~/.local/share/vfido, unless --state says otherwise.
             """,
         version: version,
-        subcommands: [Serve.self, RelyingPartyCommand.self, EndToEndCommand.self, Attestation.self, Credentials.self, PassphraseCommand.self, ProfileCommand.self, FaultsCommand.self, FuzzHost.self, Keys.self, Approve.self, Deny.self, Prompts.self, Presence.self,
+        subcommands: [Serve.self, RelyingPartyCommand.self, EndToEndCommand.self, Attestation.self, Credentials.self, PassphraseCommand.self, UVCommand.self, ProfileCommand.self, FaultsCommand.self, FuzzHost.self, Keys.self, Approve.self, Deny.self, Prompts.self, Presence.self,
                       Overrides.self, Events.self, PowerCycle.self, Unplug.self, Plug.self, API.self])
 }
