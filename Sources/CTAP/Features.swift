@@ -93,9 +93,14 @@ public struct KeyQuirks: Sendable, Equatable, Codable {
     /// A silent getAssertion (up=false, the platform's pre-flight) is refused with
     /// CTAP2_ERR_UNSUPPORTED_OPTION, as keys that cannot answer without a touch do.
     public var rejectSilentRequests = false
-    public init(rejectLargeAllowLists: Bool = false, rejectSilentRequests: Bool = false) {
+    /// getInfo answers as a CTAP 2.0 key's would (U2F_V2 and FIDO_2_0, members 0x01-0x06, 2.0's
+    /// options, extensions and PIN protocol 1) while the commands stay what the key has: keys
+    /// that hide their 2.1 features, and hosts that must not rely on getInfo alone.
+    public var answerGetInfoAs2_0 = false
+    public init(rejectLargeAllowLists: Bool = false, rejectSilentRequests: Bool = false, answerGetInfoAs2_0: Bool = false) {
         self.rejectLargeAllowLists = rejectLargeAllowLists
         self.rejectSilentRequests = rejectSilentRequests
+        self.answerGetInfoAs2_0 = answerGetInfoAs2_0
     }
 }
 

@@ -59,14 +59,18 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
         public var rejectSilentRequests: Bool?
         public var processingDelayMs: Int?
         public var keepaliveIntervalMs: Int?
+        /// getInfo as a CTAP 2.0 key's (the commands stay).
+        public var answerGetInfoAs2_0: Bool?
         public init(rejectLargeAllowLists: Bool? = nil, rejectSilentRequests: Bool? = nil, processingDelayMs: Int? = nil,
-                    keepaliveIntervalMs: Int? = nil) {
+                    keepaliveIntervalMs: Int? = nil, answerGetInfoAs2_0: Bool? = nil) {
+            self.answerGetInfoAs2_0 = answerGetInfoAs2_0
             self.rejectLargeAllowLists = rejectLargeAllowLists
             self.rejectSilentRequests = rejectSilentRequests
             self.processingDelayMs = processingDelayMs
             self.keepaliveIntervalMs = keepaliveIntervalMs
         }
-        static let fieldNames: Set<String> = ["rejectLargeAllowLists", "rejectSilentRequests", "processingDelayMs", "keepaliveIntervalMs"]
+        static let fieldNames: Set<String> = ["rejectLargeAllowLists", "rejectSilentRequests", "processingDelayMs", "keepaliveIntervalMs",
+                                              "answerGetInfoAs2_0"]
 
         func validated() throws {
             if let ms = processingDelayMs, !(0...60_000).contains(ms) { throw Invalid(description: "quirks.processingDelayMs must be 0 to 60000") }
@@ -77,6 +81,7 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
         public func apply(to configuration: inout DaemonConfiguration) {
             if let on = rejectLargeAllowLists { configuration.authenticator.quirks.rejectLargeAllowLists = on }
             if let on = rejectSilentRequests { configuration.authenticator.quirks.rejectSilentRequests = on }
+            if let on = answerGetInfoAs2_0 { configuration.authenticator.quirks.answerGetInfoAs2_0 = on }
             if let ms = processingDelayMs { configuration.timing.processingDelay = .milliseconds(ms) }
             if let ms = keepaliveIntervalMs { configuration.timing.keepaliveInterval = .milliseconds(ms) }
         }

@@ -109,7 +109,7 @@ struct Serve: AsyncParsableCommand {
     var profile = "vfido"
 
     @Option(name: .customLong("quirk"), help: ArgumentHelp(
-        "Deviate as real keys do: reject-large-allow-lists (LIMIT_EXCEEDED for lists over maxCredentialCountInList), reject-silent-requests (UNSUPPORTED_OPTION for up=false); repeatable.",
+        "Deviate as real keys do: reject-large-allow-lists (LIMIT_EXCEEDED for lists over maxCredentialCountInList), reject-silent-requests (UNSUPPORTED_OPTION for up=false), getinfo-2.0 (getInfo as a CTAP 2.0 key's, the commands unchanged); repeatable.",
         valueName: "name"))
     var quirks: [Quirk] = []
 
@@ -147,6 +147,7 @@ struct Serve: AsyncParsableCommand {
     enum Quirk: String, ExpressibleByArgument, CaseIterable {
         case rejectLargeAllowLists = "reject-large-allow-lists"
         case rejectSilentRequests = "reject-silent-requests"
+        case getInfo2_0 = "getinfo-2.0"
     }
 
     @Option(name: .long, help: ArgumentHelp("How user-presence requests are answered: auto, deny, terminal, control, pinentry or notify.",
@@ -266,7 +267,8 @@ struct Serve: AsyncParsableCommand {
         if let product { configuration.product = product }
         DeviceProfile.Quirks(rejectLargeAllowLists: quirks.contains(.rejectLargeAllowLists) ? true : nil,
                              rejectSilentRequests: quirks.contains(.rejectSilentRequests) ? true : nil,
-                             processingDelayMs: processingDelay, keepaliveIntervalMs: keepaliveInterval).apply(to: &configuration)
+                             processingDelayMs: processingDelay, keepaliveIntervalMs: keepaliveInterval,
+                             answerGetInfoAs2_0: quirks.contains(.getInfo2_0) ? true : nil).apply(to: &configuration)
         if let manufacturer { configuration.manufacturer = manufacturer }
         if let maxMessageSize { configuration.authenticator.maxMessageSize = maxMessageSize }
         if let maxCredentialCountInList { configuration.authenticator.maxCredentialCountInList = maxCredentialCountInList }

@@ -62,6 +62,23 @@ import Testing
         #expect(try await solo.call(0x0B).0 == .invalidCommand, "no selection on a preview key")
     }
 
+    @Test func theGetInfoAs2_0QuirkHidesTheClaimsNotTheCommands() async throws {
+        var config = AuthenticatorConfig()
+        config.quirks.answerGetInfoAs2_0 = true
+        let f = try Fixture(config: config)
+        let info = try await Self.info(f)
+        guard case .map(let members) = info else { Issue.record("getInfo is not a map"); return }
+        #expect(members.map(\.key) == (1...6).map(CBORValue.int))
+        #expect(info[int: 1] == .array(["U2F_V2", "FIDO_2_0"]) && info[int: 6] == .array([.int(1)]))
+        #expect(info[int: 2] == .array(["credProtect", "hmac-secret"]))
+        for absent in ["credMgmt", "authnrCfg", "largeBlobs", "pinUvAuthToken", "credentialMgmtPreview"] {
+            #expect(info[int: 4]?[text: absent] == nil, "\(absent)")
+        }
+        // Underneath it is still a 2.1 key: selection and PIN protocol 2 answer.
+        #expect(try await f.call(0x0B).0 == .ok)
+        #expect(try await f.call(0x06, .intMap([(1, .int(2)), (2, .int(2))])).0 == .ok)
+    }
+
     @Test func getInfoOmitsLeavesOutOnlyTheClaim() async throws {
         var config = AuthenticatorConfig()
         config.features = KeyFeatures(level: .ctap2_1_pre)

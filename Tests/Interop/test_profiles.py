@@ -206,3 +206,11 @@ def test_processing_delay_sends_keepalives_at_the_chosen_interval(start_daemon):
     elapsed = time.monotonic() - started
     assert response[0] == 0 and 1 <= len(seen) <= int(elapsed) + 1, (seen, elapsed)
     assert all(status == 1 for status in seen)  # PROCESSING
+
+
+def test_quirk_getinfo_2_0_hides_the_claims_not_the_commands(start_daemon):
+    ctap2 = Ctap2(start_daemon("--quirk", "getinfo-2.0").device())
+    info = ctap2.get_info()
+    assert info.versions == ["U2F_V2", "FIDO_2_0"] and info.pin_uv_protocols == [1]
+    assert "credMgmt" not in info.options and "pinUvAuthToken" not in info.options
+    ctap2.selection()  # a 2.1 command, still there

@@ -71,9 +71,10 @@ extension Authenticator {
 
     func getInfo() -> GetInfoResponse {
         let features = config.features
-        let is2_1 = features.isCTAP2_1
-        let preview = features.level == .ctap2_1_pre
-        let extensions = features.effectiveExtensions
+        let as2_0 = config.quirks.answerGetInfoAs2_0
+        let is2_1 = features.isCTAP2_1 && !as2_0
+        let preview = features.level == .ctap2_1_pre && !as2_0
+        let extensions = as2_0 ? features.effectiveExtensions.intersection(KeyFeatures.ctap2_0Extensions) : features.effectiveExtensions
         // Options in the order written; a generation's absent options are not claimed at all.
         var options: [(String, Bool?)] = [("rk", features.residentKeys), ("up", true), ("uv", config.builtInUV ? true : nil), ("plat", false)]
         if is2_1 { options += [("alwaysUv", settings.alwaysUv), ("credMgmt", true), ("authnrCfg", true)] }
@@ -90,7 +91,7 @@ extension Authenticator {
             aaguid: config.aaguid,
             options: options,
             maxMsgSize: config.maxMessageSize,
-            pinUvAuthProtocols: features.pinUvAuthProtocols,
+            pinUvAuthProtocols: as2_0 ? [1] : features.pinUvAuthProtocols,
             maxCredentialCountInList: config.maxCredentialCountInList,
             maxCredentialIdLength: config.maxCredentialIdLength,
             transports: config.transports,
