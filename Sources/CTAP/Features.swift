@@ -31,6 +31,9 @@ public struct KeyFeatures: Sendable, Equatable {
     /// How a FIDO_2_1_PRE key names its credential management in getInfo, and which commands
     /// carry it (models differ; docs/profiles.md).
     public var previewCredentialManagement = PreviewCredentialManagement.credentialMgmtPreview
+    /// A CTAP 2.1 key that also names the review draft in getInfo's versions (FIDO_2_1_PRE, as
+    /// YubiKey 5.7 does): it has the preview command 0x41 anyway.
+    public var alsoFIDO_2_1_PRE = false
 
     public enum PreviewCredentialManagement: String, Sendable, CaseIterable, Codable {
         /// Option `credentialMgmtPreview`, command 0x41 only (YubiKey 5.2-5.4).

@@ -3,10 +3,10 @@ import CTAP
 /// The profiles vfido ships (`vfido profile list`). Each value is what the cited source shows of
 /// the model; docs/profiles.md has the same table with every source.
 extension DeviceProfile {
-    public static let builtInNames = ["vfido", "yubikey-5-nfc-5.4", "solokey-1", "ctap2.0", "u2f-only"]
+    public static let builtInNames = ["vfido", "yubikey-5-nfc-5.4", "yubikey-5-nfc-5.7", "solokey-1", "ctap2.0", "u2f-only"]
 
     public static var builtIn: [String: DeviceProfile] {
-        Dictionary(uniqueKeysWithValues: [vfido, yubiKey5NFC54, soloKey1, ctap2_0, u2fOnly].map { ($0.name, $0) })
+        Dictionary(uniqueKeysWithValues: [vfido, yubiKey5NFC54, yubiKey5NFC57, soloKey1, ctap2_0, u2fOnly].map { ($0.name, $0) })
     }
 
     /// vfido's own key: everything it implements.
@@ -33,6 +33,22 @@ extension DeviceProfile {
             "usb": "lsusb -v of a YubiKey 5 (bcdDevice 5.43), https://github.com/polhenarejos/pico-fido/issues/12",
             "maxResidentCredentials": "25 on YubiKey 5 before 5.7: https://github.com/solokeys/solo1/issues/156, https://github.com/trustcrypto/OnlyKey-Firmware/issues/178",
         ])
+
+    /// A YubiKey 5 NFC with firmware 5.7.1, as Yubico's SDK reads its getInfo.
+    public static let yubiKey5NFC57 = DeviceProfile(
+        name: "yubikey-5-nfc-5.7", description: "YubiKey 5 NFC, firmware 5.7.1 (FIDO_2_1 and FIDO_2_1_PRE, 100 passkeys)",
+        protocol: "ctap2_1", aaguid: "a25342c0-3cdc-4414-8e46-f4807fca511c", firmwareVersion: "5.7.1",
+        usb: USB(vendorId: "1050", productId: "0407", manufacturer: "Yubico", product: "YubiKey OTP+FIDO+CCID"),
+        extensions: ["credProtect", "hmac-secret", "largeBlobKey", "credBlob"], algorithms: ["ES256", "EdDSA", "ES384"],
+        transports: ["nfc", "usb"], pinUvAuthProtocols: [2, 1], residentKeys: true, builtInUV: false, maxMsgSize: 1280,
+        maxCredentialCountInList: 8, maxCredentialIdLength: 128, maxResidentCredentials: 100,
+        sources: [
+            "getInfo": "Get-YubikeyFIDO2 of a YubiKey 5.7 (firmwareVersion 329473 = 5.7.1), virot/powershellYK Docs/Commands/Get-YubikeyFIDO2.md: versions, maxMsgSize 1280, PIN protocols 2 and 1, 8 credentials per list, IDs up to 128 bytes, nfc and usb, ES256/EdDSA/ES384, large-blob array 4096, minPINLength 4, credBlob 32, 1 RP ID for setMinPINLength, 100 discoverable credentials left",
+            "extensions": "the first four of that list (credProtect, hmac-secret, largeBlobKey, credBlob); the display cuts it there",
+            "aaguid": "YubiKey 5 Series with NFC, firmware 5.7: the FIDO MDS as Microsoft Entra's vendor list quotes it (MicrosoftDocs entra-docs concept-fido2-hardware-vendor.md)",
+            "usb": "the YubiKey 5 NFC's USB identity (1050:0407 with OTP, FIDO and CCID on), as for 5.4",
+        ],
+        extraVersions: ["FIDO_2_1_PRE"], maxRPIDsForSetMinPINLength: 1)
 
     /// A SoloKey 1 (USB, button) with its last firmware, 4.1.5, as its source code answers.
     public static let soloKey1 = DeviceProfile(

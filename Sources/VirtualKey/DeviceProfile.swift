@@ -46,6 +46,10 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
     /// getInfo members the model leaves out although its protocol has them, by name (e.g.
     /// "algorithms", "transports", "firmwareVersion", "minPINLength"). Optional.
     public var getInfoOmits: [String]?
+    /// Versions a model names besides its protocol's: only "FIDO_2_1_PRE", on a ctap2_1 key.
+    public var extraVersions: [String]?
+    /// getInfo's maxRPIDsForSetMinPINLength (default 8). Optional.
+    public var maxRPIDsForSetMinPINLength: Int?
 
     /// The getInfo members a profile may leave out: the optional ones (CTAP 2.1 §6.4).
     static let omittableMembers: [String: GetInfoKey] = [
@@ -95,7 +99,7 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
     static let fieldNames: Set<String> = [
         "name", "description", "protocol", "aaguid", "firmwareVersion", "usb", "extensions", "algorithms", "transports",
         "pinUvAuthProtocols", "residentKeys", "builtInUV", "maxMsgSize", "maxCredentialCountInList", "maxCredentialIdLength",
-        "maxResidentCredentials", "sources", "quirks", "credentialManagementOption", "getInfoOmits",
+        "maxResidentCredentials", "sources", "quirks", "credentialManagementOption", "getInfoOmits", "extraVersions", "maxRPIDsForSetMinPINLength",
     ]
     static let usbFieldNames: Set<String> = ["vendorId", "productId", "manufacturer", "product"]
 
@@ -212,6 +216,12 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
             }
             omits.insert(key)
         }
+        if let extra = extraVersions, !extra.isEmpty {
+            guard extra == ["FIDO_2_1_PRE"], level == .ctap2_1 else {
+                throw fail("extraVersions can only be [\"FIDO_2_1_PRE\"], on protocol ctap2_1 (a 2.1 key that also names the review draft)")
+            }
+        }
+        if let n = maxRPIDsForSetMinPINLength, !(0...64).contains(n) { throw fail("maxRPIDsForSetMinPINLength must be 0 to 64") }
         return Values(level: level, aaguid: aaguidBytes, firmware: (major, minor, build), vendorId: vendor, productId: product,
                       algorithms: algs, credentialManagement: credentialManagement, getInfoOmits: omits)
     }
@@ -231,6 +241,8 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
                                  largeBlobs: extensions.contains("largeBlobKey"))
         a.features.pinUvAuthProtocolList = pinUvAuthProtocols
         a.features.previewCredentialManagement = v.credentialManagement
+        a.features.alsoFIDO_2_1_PRE = extraVersions == ["FIDO_2_1_PRE"]
+        if let n = maxRPIDsForSetMinPINLength { a.maxRPIDsForSetMinPINLength = n }
         a.getInfoOmits = v.getInfoOmits
         a.algorithms = v.algorithms
         a.transports = transports

@@ -25,7 +25,7 @@ def profile(name: str) -> dict:
                                      timeout=30).stdout)
 
 
-@pytest.mark.parametrize("name", ["vfido", "yubikey-5-nfc-5.4", "solokey-1", "ctap2.0"])
+@pytest.mark.parametrize("name", ["vfido", "yubikey-5-nfc-5.4", "yubikey-5-nfc-5.7", "solokey-1", "ctap2.0"])
 def test_get_info_is_what_the_profile_says(start_daemon, name):
     p = profile(name)
     d = start_daemon("--profile", name)
@@ -46,7 +46,7 @@ def test_get_info_is_what_the_profile_says(start_daemon, name):
         else:
             assert [a["alg"] for a in info.algorithms] == sorted((ALGS[a] for a in p["algorithms"]), key=lambda a: (a >= 0, abs(a)))
     versions = {"ctap2": ["U2F_V2", "FIDO_2_0"], "ctap2_1_pre": ["U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE"],
-                "ctap2_1": ["U2F_V2", "FIDO_2_0", "FIDO_2_1"]}[p["protocol"]]
+                "ctap2_1": ["U2F_V2", "FIDO_2_0", "FIDO_2_1"]}[p["protocol"]] + (p.get("extraVersions") or [])
     assert info.versions == versions
     assert f"profile {name}" in d.banner and f"USB id {p['usb']['vendorId']}:{p['usb']['productId']}" in d.banner
 
@@ -76,6 +76,23 @@ def test_the_yubikey_profile_is_what_a_yubikey_5_nfc_5_4_3_publishes(start_daemo
     make(ctap2, rk=True, token=token, proto=client_pin.protocol)
     token = client_pin.get_pin_token("123456", ClientPin.PERMISSION.CREDENTIAL_MGMT)
     assert CredentialManagement(Ctap2(d.device()), client_pin.protocol, token).get_metadata()[1] == 1  # existing: 1
+
+
+def test_the_yubikey_5_7_profile_is_what_a_yubikey_5_7_1_publishes(start_daemon):
+    """Values from Get-YubikeyFIDO2 of a YubiKey 5.7 (virot/powershellYK, docs/profiles.md)."""
+    d = start_daemon("--profile", "yubikey-5-nfc-5.7")
+    info = Ctap2(d.device()).get_info()
+    assert sorted(info.versions) == sorted(["U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"])
+    assert {"credProtect", "hmac-secret", "largeBlobKey", "credBlob"} <= set(info.extensions)
+    assert str(info.aaguid) == "a25342c0-3cdc-4414-8e46-f4807fca511c"
+    assert {k: info.options[k] for k in ("rk", "up", "plat", "alwaysUv")} == {"rk": True, "up": True, "plat": False, "alwaysUv": False}
+    assert (info.max_msg_size, info.max_creds_in_list, info.max_cred_id_length) == (1280, 8, 128)
+    assert info.pin_uv_protocols == [2, 1] and info.transports == ["nfc", "usb"]
+    assert [a["alg"] for a in info.algorithms] == [-7, -8, -35]
+    assert (info.max_large_blob, info.force_pin_change, info.min_pin_length) == (4096, False, 4)
+    assert info.firmware_version == 329473 and d.device().device_version == (5, 7, 1)
+    assert (info.max_cred_blob_length, info.max_rpids_for_min_pin, info.remaining_disc_creds) == (32, 1, 100)
+    assert not info.preferred_platform_uv_attempts and not info.uv_modality
 
 
 def test_the_solokey_profile_is_what_solo1_firmware_4_1_5_answers(start_daemon):
@@ -143,6 +160,7 @@ def test_the_u2f_only_profile_has_no_ctap2(start_daemon):
     ({"credentialManagementOption": "credMgmt", "protocol": "ctap2_1", "pinUvAuthProtocols": [1, 2]},
      "credentialManagementOption is for protocol ctap2_1_pre only"),
     ({"getInfoOmits": ["versions"]}, 'getInfoOmits: "versions" is not an optional getInfo member'),
+    ({"extraVersions": ["FIDO_2_2"]}, "extraVersions can only be"),
 ])
 def test_a_broken_profile_file_is_refused_with_the_field_named(tmp_path, change, message):
     p = profile("yubikey-5-nfc-5.4")

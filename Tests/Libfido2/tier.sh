@@ -137,6 +137,18 @@ while IFS= read -r line; do
 done < Tests/Fixtures/profiles/yubikey-5-nfc-5.4.fido2-token-I.txt
 echo "ok: every published line of a YubiKey 5 NFC 5.4.3's fido2-token -I ($(wc -l < Tests/Fixtures/profiles/yubikey-5-nfc-5.4.fido2-token-I.txt) lines)"
 
+step "--profile yubikey-5-nfc-5.7: fido2-token -I shows the published getInfo of a YubiKey 5.7.1"
+kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+"$VFIDO" serve --ephemeral --udp "127.0.0.1:$PORT" --no-usbip --no-rp --no-api --profile yubikey-5-nfc-5.7 >"$WORK/banner" 2>>"$WORK/vfido.log" &
+pid=$!
+for _ in $(seq 100); do grep -q "Stop with" "$WORK/banner" 2>/dev/null && break; sleep 0.1; done
+info=$(fido2-token -I "$DEV")
+while IFS= read -r line; do
+    grep -qxF -- "$line" <<<"$info" || fail "the yubikey-5-nfc-5.7 profile's fido2-token -I lacks the line '$line'"
+done < Tests/Fixtures/profiles/yubikey-5-nfc-5.7.fido2-token-I.txt
+expect "versions include FIDO_2_1_PRE and FIDO_2_1" "$info" "FIDO_2_1, FIDO_2_1_PRE"
+echo "ok: fido2-token -I of the yubikey-5-nfc-5.7 profile ($(wc -l < Tests/Fixtures/profiles/yubikey-5-nfc-5.7.fido2-token-I.txt) lines)"
+
 step "--profile solokey-1: fido2-token -I shows what solo1's firmware 4.1.5 answers, and manages credentials"
 kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
 "$VFIDO" serve --ephemeral --udp "127.0.0.1:$PORT" --no-usbip --no-rp --no-api --profile solokey-1 >"$WORK/banner" 2>>"$WORK/vfido.log" &

@@ -86,7 +86,7 @@ extension Authenticator {
         if preview { options.append((features.previewCredentialManagement.rawValue, true)) }
         return GetInfoResponse(
             // U2F (CTAP1) is off while alwaysUv is on: it cannot verify the user (§7.2.2).
-            versions: (settings.alwaysUv ? [] : ["U2F_V2"]) + ["FIDO_2_0"] + (preview ? ["FIDO_2_1_PRE"] : []) + (is2_1 ? ["FIDO_2_1"] : []),
+            versions: (settings.alwaysUv ? [] : ["U2F_V2"]) + ["FIDO_2_0"] + (preview || (is2_1 && features.alsoFIDO_2_1_PRE) ? ["FIDO_2_1_PRE"] : []) + (is2_1 ? ["FIDO_2_1"] : []),
             extensions: Array(extensions),
             aaguid: config.aaguid,
             options: options,
