@@ -3,7 +3,7 @@
 #   make test    install what the tests need, then run every test tier this machine can run
 #   make bench   benchmarks, as JSON
 #   make soak    load and abuse against a release daemon (memory, channels, SIGKILLs), as JSON
-#   make fuzz    libFuzzer targets (FUZZ_SECONDS each, default 60)
+#   make fuzz    libFuzzer targets (FUZZ_SECONDS each, default 60); make fuzz-speed: inputs/s, as JSON
 #   make install / uninstall   (PREFIX=/usr/local, DESTDIR=)
 
 SWIFT ?= swift
@@ -23,7 +23,7 @@ VFIDO_BIN ?= .build/release/vfido
 INSTALLED = $(BINDIR)/vfido $(UDEVRULESDIR)/70-vfido.rules $(SYSTEMDUNITDIR)/vfido.service \
 	$(SYSTEMDUSERUNITDIR)/vfido.service $(SYSUSERSDIR)/vfido.conf $(MODULESLOADDIR)/vfido.conf
 
-.PHONY: all build run test bench soak fuzz deps clean help install uninstall
+.PHONY: all build run test bench soak fuzz fuzz-speed deps clean help install uninstall
 
 all: build
 
@@ -56,6 +56,9 @@ soak:
 
 fuzz:
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} Fuzz/run.sh $(TARGET)
+
+fuzz-speed:
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-30} Fuzz/run.sh --speed
 
 .build/release/vfido:
 	@scripts/install-deps.sh build

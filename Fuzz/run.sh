@@ -2,6 +2,8 @@
 # Builds the libFuzzer targets and runs each for FUZZ_SECONDS (default 30), with leak detection.
 #   Fuzz/run.sh                  build and run every target
 #   FUZZ_SECONDS=600 Fuzz/run.sh ctap-credentialManagement
+#   Fuzz/run.sh --speed          the ctap target's inputs a second, reset in place against a
+#                                fresh store and authenticator per input, as JSON (FUZZ_SECONDS each)
 # Targets: cbor, ctaphid, apdu, usbip (swiftc, a few sources each); ctap (the CTAP2 core with its
 # store, raw CTAP messages), ctap-<command> (the same core, structured requests of one command:
 # Fuzz/CTAP/Structured.swift) and rp (the relying party's verifier), through SwiftPM.
@@ -55,6 +57,28 @@ shared_seeds() {  # target -> prints the seed folder, or nothing
     [[ -d $seeds ]] || python3 Tests/Reliability/ctap2_corpus.py seeds "$archive" "$seeds" "$1" >&2
     echo "$seeds"
 }
+
+# The ctap target fuzzed from its hand-made seeds for FUZZ_SECONDS twice, with the same libFuzzer
+# seed: resetting in place (as it fuzzes) and with FUZZ_RESET=fresh (a new store and authenticator
+# per input, as before). Both rates come from the same run of this script.
+speed() {
+    build_package_target ctap vfido-fuzz-ctap
+    local mode rate json="{" scratch
+    for mode in in-place fresh; do
+        scratch=$(mktemp -d)
+        (cd "$out" && FUZZ_RESET=${mode/in-place/} SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=1 \
+            LSAN_OPTIONS="suppressions=$OLDPWD/Fuzz/lsan.supp:print_suppressions=0" ./ctap -seed=1 -detect_leaks=0 \
+            -max_total_time="$seconds" -max_len=8192 -print_final_stats=1 "$scratch" "$OLDPWD/Fuzz/corpus/ctap") > "$out/speed-$mode.log" 2>&1 \
+            || { tail -20 "$out/speed-$mode.log" >&2; exit 1; }
+        rm -rf "$scratch"
+        rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out/speed-$mode.log")
+        json+="\"${mode/-/_}_inputs_per_second\": $rate, "
+        eval "rate_${mode/-/_}=$rate"
+    done
+    # shellcheck disable=SC2154
+    echo "$json\"seconds_each\": $seconds, \"ratio\": $(awk "BEGIN { printf \"%.2f\", $rate_in_place / $rate_fresh }")}"
+}
+if [[ ${1:-} == --speed ]]; then speed; exit 0; fi
 
 declare -A targets=(
     [cbor]="Fuzz/CBORReaderFuzz.swift Sources/CBOR/*.swift"

@@ -51,6 +51,10 @@ replay_fuzz_regressions() {
             *) echo "  (a swiftc target: the fuzz tier replays these)" ;;
         esac || { echo "a fuzz regression input of $name fails again"; return 1; }
     done
+    # The replayer runs every input in place and on a fresh store and authenticator, and requires
+    # the same answers: the CTAP target's hand-made seeds check that its reset leaks nothing.
+    echo "replaying Fuzz/corpus/ctap: the CTAP target's reset in place against a fresh device"
+    .build/debug/vfido-fuzz-ctap Fuzz/corpus/ctap > /dev/null || { echo "the CTAP fuzz target's reset in place leaks state"; return 1; }
 }
 interop() {
     VFIDO_BIN=.build/debug/vfido .venv/bin/python -m pytest -q -p no:cacheprovider Tests/Interop

@@ -28,26 +28,45 @@ struct Approve: UserPresence {
 }
 
 /// The seeded source, with RSA keys from a pool made once: generating a 2048-bit key per
-/// RS256 makeCredential held the target to a few dozen inputs a second.
-struct FuzzRandom: RandomSource {
+/// RS256 makeCredential held the target to a few dozen inputs a second. Rewound before every
+/// input, so that an input draws the same bytes wherever it runs.
+final class FuzzRandom: RandomSource, @unchecked Sendable {
     static let rsaKeys = (0..<4).map { _ in Array(try! _RSA.Signing.PrivateKey(keySize: .bits2048).derRepresentation) }
-    let seeded = SeededRandom(seed: "vfido fuzz")
+    private var seeded = SeededRandom(seed: "vfido fuzz")
+    func rewind() { seeded = SeededRandom(seed: "vfido fuzz") }
     func bytes(_ count: Int) -> [UInt8] { seeded.bytes(count) }
     func rsaKey() -> [UInt8]? { Self.rsaKeys[Int(seeded.bytes(1)[0]) % Self.rsaKeys.count] }
 }
 
-/// Runs an async body to completion from synchronous code (libFuzzer's callback).
-final class Outcome<T>: @unchecked Sendable { var value: T? }
-func blocking<T>(_ body: @escaping @Sendable () async -> T) -> T {
-    let outcome = Outcome<T>()
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        outcome.value = await body()
-        done.signal()
+/// Runs an input's async work on the calling thread (libFuzzer's callback is synchronous): a
+/// task executor whose jobs the caller runs until the work is done. A hop to the cooperative
+/// pool and back per input cost more than most commands.
+final class CallerExecutor: TaskExecutor, @unchecked Sendable {
+    private let lock = NSLock()
+    private let ready = DispatchSemaphore(value: 0)
+    private var jobs: [UnownedJob] = []
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        lock.withLock { jobs.append(job) }
+        ready.signal()
     }
-    done.wait()
-    return outcome.value!
+
+    func run<T>(_ body: @escaping @Sendable () async -> T) -> T {
+        let outcome = Box<T>()
+        Task(executorPreference: self) { outcome.value = await body() }
+        while outcome.value == nil {
+            ready.wait()  // a job from elsewhere (none in practice) is waited for, not spun on
+            let job = lock.withLock { jobs.removeFirst() }
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
+        return outcome.value!
+    }
 }
+
+final class Box<T>: @unchecked Sendable { var value: T? }
+let executor = CallerExecutor()
+func blocking<T>(_ body: @escaping @Sendable () async -> T) -> T { executor.run(body) }
 
 /// VERBOSE=1 in the replayer prints each command's status.
 let verbose = ProcessInfo.processInfo.environment["VERBOSE"] != nil
@@ -64,15 +83,22 @@ let structuredCommand: CTAPCommand? = ProcessInfo.processInfo.environment["FUZZ_
     return command
 }
 
-/// One store for every input, reset in place between them (opening a fresh SQLite store and
-/// generating attestation keys per input cost most of the time): a reset deletes every row,
-/// writes the template back and checks that the tables hold exactly the template again, so
-/// nothing one input stored can leak into the next.
+/// One store and one authenticator for every input, reset in place between them (a fresh
+/// SQLite store and authenticator per input cost most of the time). The store is put back to
+/// the template when the input wrote to it (deleting every row, writing the template, checking
+/// that the tables hold exactly the template's rows); the authenticator then reads its stored
+/// state again and forgets its per-boot state, with the randomness rewound. The replayer checks
+/// that this leaks nothing: every input there also runs on a fresh store and authenticator, and
+/// must answer the same (`Trace`).
 final class Fixture: @unchecked Sendable {
     let store = try! SQLiteCredentialStore.inMemory()
+    let random = FuzzRandom()
+    let clock = ManualClock()  // one calendar: certificates made from the template agree
+    var authenticator: Authenticator!
     var secrets: [(String, [UInt8])] = []
     var credentials: [StoredCredential] = []
     var rowCounts: [String: Int] = [:]
+    var rowsWrittenAtReset: Int64 = 0
     /// mc, ga, cm, lbw, acfg: every permission vfido grants (it has no bio enrollment).
     static let allPermissions = 0x37
 
@@ -80,7 +106,7 @@ final class Fixture: @unchecked Sendable {
     /// credentials at example.com, so that tokens, credential management and large blobs have
     /// something to work on.
     init(structured: Bool) {
-        let authenticator = try! Authenticator(config: config, store: store, presence: Approve(), random: FuzzRandom(), clock: ManualClock())
+        let authenticator = try! Authenticator(config: config, store: store, presence: Approve(), random: random, clock: clock)
         if structured {
             let agreement = blocking { await Self.agree(authenticator) }
             let newPinEnc = try! agreement.encrypt(Array(pin.utf8) + [UInt8](repeating: 0, count: 64 - pin.count))
@@ -101,23 +127,41 @@ final class Fixture: @unchecked Sendable {
         }
         secrets = try! store.secretNames().map { ($0, try! store.loadSecret($0)!) }
         credentials = try! store.allStoredCredentials()
-        restore()
+        self.authenticator = authenticator
+        restore(into: store)
         rowCounts = try! store.rowCounts()
+        rowsWrittenAtReset = try! store.rowsWritten()
     }
 
-    /// Every row deleted, then the template's secrets and credentials written back (counters
-    /// start again from zero).
-    func restore() {
+    /// Every row of `store` deleted, then the template's secrets and credentials written back
+    /// (counters start again from zero).
+    func restore(into store: SQLiteCredentialStore) {
         try! store.wipe()
         for (name, blob) in secrets { try! store.saveSecret(name, blob) }
         for credential in credentials { try! store.saveCredential(credential) }
     }
 
-    func reset() -> Authenticator {
-        restore()
-        let counts = try! store.rowCounts()
-        precondition(counts == rowCounts, "a reset left the store at \(counts), not the template's \(rowCounts)")
-        return try! Authenticator(config: config, store: store, presence: Approve(), random: FuzzRandom(), clock: ManualClock())
+    /// The authenticator as the template left it, for the next input.
+    func reset() async -> Authenticator {
+        random.rewind()
+        if try! store.rowsWritten() != rowsWrittenAtReset {
+            restore(into: store)
+            let counts = try! store.rowCounts()
+            precondition(counts == rowCounts, "a reset left the store at \(counts), not the template's \(rowCounts)")
+            rowsWrittenAtReset = try! store.rowsWritten()
+            try! await authenticator.reload()
+        } else {
+            await authenticator.powerCycle()
+        }
+        return authenticator
+    }
+
+    /// What the harness did before it reset in place, for the replayer's check: a new store
+    /// holding the template, and a new authenticator on it.
+    func fresh() -> (Authenticator, SQLiteCredentialStore) {
+        let store = try! SQLiteCredentialStore.inMemory()
+        restore(into: store)
+        return (try! Authenticator(config: config, store: store, presence: Approve(), random: FuzzRandom(), clock: clock), store)
     }
 
     static func expectSuccess(_ authenticator: Authenticator, _ message: [UInt8]) {
@@ -186,22 +230,87 @@ func check(_ response: [UInt8], for message: [UInt8]) {
     precondition(value.encoded == body, "a success answer that is not canonical CBOR")
 }
 
+/// What an input did, to compare two runs of it: each answer's status, then the getInfo
+/// answer and every stored credential after it. (Not the answers' bytes: signatures and the
+/// host side of the PIN protocol draw randomness of their own.)
+struct Trace: Equatable {
+    var statuses: [UInt8] = []
+    var info: [UInt8] = []
+    var stored: [StoredCredential] = []
+}
+
+/// The last getInfo answer that passed `check`.
+let checkedInfo = Box<[UInt8]>()
+
 /// One input, in one task (a hop between threads per message cost more than most commands).
-func run(_ input: [UInt8]) {
-    let authenticator = fixture.reset()
-    blocking {
-        let requests = if let structuredCommand { await structuredMessages(structuredCommand, input, authenticator: authenticator) } else { messages(input) }
-        for message in requests {
-            let exchange = await authenticator.handle(message)
-            if verbose { print(String(format: "  command 0x%02X (%d bytes) -> status 0x%02X", message.first ?? 0, message.count, exchange.response[0])) }
-            check(exchange.response, for: message)
-        }
-        let info = await authenticator.handle([0x04])
-        precondition(info.response.first == 0 && info.response.count > 1, "getInfo fails after the input: \(info.response)")
-        check(info.response, for: [0x04])
+func trace(_ input: [UInt8], on authenticator: Authenticator, store: SQLiteCredentialStore) async -> Trace {
+    var trace = Trace()
+    let requests = if let structuredCommand { await structuredMessages(structuredCommand, input, authenticator: authenticator) } else { messages(input) }
+    for message in requests {
+        let exchange = await authenticator.handle(message)
+        if verbose { print(String(format: "  command 0x%02X (%d bytes) -> status 0x%02X", message.first ?? 0, message.count, exchange.response[0])) }
+        check(exchange.response, for: message)
+        trace.statuses.append(exchange.response[0])
     }
-    guard let stored = try? fixture.store.allResidentCredentials() else { preconditionFailure("the stored credentials no longer load") }
-    precondition((try? fixture.store.residentCredentialCount()) == stored.count, "the credential count disagrees with the credentials")
+    trace.info = await authenticator.handle([0x04]).response
+    precondition(trace.info.first == 0 && trace.info.count > 1, "getInfo fails after the input: \(trace.info)")
+    if trace.info != checkedInfo.value {  // most inputs leave getInfo as the last one checked
+        check(trace.info, for: [0x04])
+        checkedInfo.value = trace.info
+    }
+    if store === fixture.store && (try? store.rowsWritten()) == fixture.rowsWrittenAtReset {
+        trace.stored = fixture.credentials  // nothing written: the template's, which load
+        return trace
+    }
+    guard let stored = try? store.allStoredCredentials() else { preconditionFailure("the stored credentials no longer load") }
+    precondition((try? store.residentCredentialCount()) == stored.filter(\.discoverable).count, "the credential count disagrees with the credentials")
+    trace.stored = stored
+    return trace
+}
+
+/// FUZZ_RESET=fresh runs every input as the harness did before it reset in place (the baseline
+/// `Fuzz/run.sh --speed` measures against, in the same run): a new store holding the template,
+/// a new authenticator with plain seeded randomness (so an RSA key generated per RS256
+/// credential), each message in a task of its own on the cooperative pool.
+let freshPerInput = ProcessInfo.processInfo.environment["FUZZ_RESET"] == "fresh"
+
+func runAsBefore(_ input: [UInt8]) {
+    precondition(structuredCommand == nil, "FUZZ_RESET=fresh is the raw target's baseline, not the structured ones'")
+    let store = try! SQLiteCredentialStore.inMemory()
+    fixture.restore(into: store)
+    let authenticator = try! Authenticator(config: config, store: store, presence: Approve(), random: SeededRandom(seed: "vfido fuzz"), clock: fixture.clock)
+    func onPool<T>(_ body: @escaping @Sendable () async -> T) -> T {
+        let box = Box<T>()
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            box.value = await body()
+            done.signal()
+        }
+        done.wait()
+        return box.value!
+    }
+    for message in messages(input) { check(onPool { await authenticator.handle(message) }.response, for: message) }
+    let info = onPool { await authenticator.handle([0x04]) }.response
+    precondition(info.first == 0 && info.count > 1, "getInfo fails after the input: \(info)")
+    check(info, for: [0x04])
+    guard let stored = try? store.allResidentCredentials() else { preconditionFailure("the stored credentials no longer load") }
+    precondition((try? store.residentCredentialCount()) == stored.count, "the credential count disagrees with the credentials")
+}
+
+func run(_ input: [UInt8]) {
+    if freshPerInput { return runAsBefore(input) }
+    blocking {
+        let traced = await trace(input, on: await fixture.reset(), store: fixture.store)
+        #if !FUZZING
+        let (freshAuthenticator, freshStore) = fixture.fresh()
+        let fresh = await trace(input, on: freshAuthenticator, store: freshStore)
+        if traced != fresh {
+            let differing = [("the answers' statuses", traced.statuses == fresh.statuses), ("getInfo", traced.info == fresh.info),
+                             ("the stored credentials", traced.stored == fresh.stored)].filter { !$0.1 }.map(\.0)
+            preconditionFailure("the reset in place leaks state: \(differing.joined(separator: ", ")) differ from a fresh device's")
+        }
+        #endif
+    }
 }
 
 @main

@@ -123,9 +123,17 @@ public actor Authenticator {
         self.sealer = CredentialIDSealer(masterKey: secrets.masterKey)
         self.credentialSecrets = CredentialSecrets(masterKey: secrets.masterKey)
         self.poweredOnAt = clock.now
-        pin = try Self.loadStored(StoredPin.storeName, store: store).map(StoredPin.init(cbor:)) ?? StoredPin()
-        settings = try Self.loadStored(DeviceSettings.storeName, store: store).map(DeviceSettings.init(cbor:)) ?? DeviceSettings()
+        pin = try Self.storedPin(store)
+        settings = try Self.storedSettings(store)
         pinSession = PinUvSession(random: random)
+    }
+
+    static func storedPin(_ store: CredentialStore) throws(CTAPError) -> StoredPin {
+        try loadStored(StoredPin.storeName, store: store).map(StoredPin.init(cbor:)) ?? StoredPin()
+    }
+
+    static func storedSettings(_ store: CredentialStore) throws(CTAPError) -> DeviceSettings {
+        try loadStored(DeviceSettings.storeName, store: store).map(DeviceSettings.init(cbor:)) ?? DeviceSettings()
     }
 
     static func loadStored(_ name: String, store: CredentialStore) throws(CTAPError) -> CBORValue? {
@@ -247,6 +255,22 @@ public actor Authenticator {
 
     /// Whether some user verification is configured (CTAP 2.1 "protected by some form of UV").
     var isProtectedByUV: Bool { pin.hash != nil || config.builtInUV }
+
+    /// Reads the stored state again, as the key does when it starts, after something other
+    /// than this authenticator changed the store (the CTAP fuzz target puts its template back
+    /// between inputs, which is far cheaper than a new authenticator); per-boot state is
+    /// forgotten as by `powerCycle`. Keys are derived again only if the master key changed.
+    public func reload() throws(CTAPError) {
+        let stored = try Self.loadOrCreateSecrets(store: store, aaguid: config.aaguid, random: random, now: clock.date)
+        if stored.masterKey != secrets.masterKey {
+            sealer = CredentialIDSealer(masterKey: stored.masterKey)
+            credentialSecrets = CredentialSecrets(masterKey: stored.masterKey)
+        }
+        secrets = stored
+        pin = try Self.storedPin(store)
+        settings = try Self.storedSettings(store)
+        powerCycle()
+    }
 
     /// Simulates unplugging and plugging the key back in: per-boot state is forgotten.
     public func powerCycle() {

@@ -337,6 +337,12 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
         }
     }
 
+    /// Rows written since the store opened: equal before and after some work means the work
+    /// stored nothing (the CTAP fuzz target skips its reset after such an input).
+    public func rowsWritten() throws -> Int64 {
+        try locked { db.totalChanges }
+    }
+
     /// The names of the secrets stored (the CTAP fuzz target copies them into its template).
     public func secretNames() throws -> [String] {
         try locked { try db.query("SELECT name FROM secrets ORDER BY name").compactMap { $0.first?.text } }

@@ -29,6 +29,9 @@ public final class SQLiteDatabase {
 
     deinit { sqlite3_close(handle) }
 
+    /// Rows inserted, updated or deleted through this connection since it opened.
+    public var totalChanges: Int64 { sqlite3_total_changes64(handle) }
+
     public func execute(_ sql: String) throws {
         var message: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &message)

@@ -343,6 +343,24 @@ import CTAPWire
         #expect(try await f.call(0x07).0 == .ok)
     }
 
+    /// The fuzz target's reset in place: the store changed behind the authenticator's back
+    /// (here: put back to what it held before a reset and a new PIN), and reload() takes it.
+    @Test func reloadTakesTheStoredStateBack() async throws {
+        let f = try Fixture()
+        let made = try await f.call(0x01, .intMap(makeCredentialRequest())).1
+        let nonResident = try AttestedCredential(authData: made![int: 2]!.bytesValue!).credentialId
+        let secrets = try f.store.secretNames().map { ($0, try f.store.loadSecret($0)!) }
+        #expect(try await f.call(0x07).0 == .ok)  // a new master key: the credential ID no longer opens
+        #expect(try await PlatformPin.setPIN(f, "1234", version: 2) == .ok)
+        #expect(try await f.call(0x02, .intMap(getAssertionRequest(allowList: [nonResident]))).0 == .noCredentials)
+
+        try f.store.wipe()
+        for (name, blob) in secrets { try f.store.saveSecret(name, blob) }
+        try await f.authenticator.reload()
+        #expect(try await PlatformPin.retries(f).0 == .pinNotSet)
+        #expect(try await f.call(0x02, .intMap(getAssertionRequest(allowList: [nonResident]))).0 == .ok)
+    }
+
     @Test func selectionAsksForATouch() async throws {
         let f = try Fixture()
         #expect(try await f.call(0x0B).0 == .ok)

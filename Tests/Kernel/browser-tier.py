@@ -256,13 +256,14 @@ def passkeys_in(browser: str) -> None:
         client_token = ok(rp, "POST", "/oidc/token", {"grant_type": "client_credentials", "client_id": CLIENT_ID,
                                                       "client_secret": CLIENT_SECRET}, form=True)["access_token"]
         user = f"{browser}-{os.getpid()}"
-        registration, login = hosted_urls(rp, rp_port, cb_port, user, client_token)
-
         guest, host_port = start_guest(browser, "usbip", {"PORT": usbip_port, "BUSID": "1-1", "PAGEPORT": rp_port,
                                                           "CBPORT": cb_port, "WAIT": BOOT_TIMEOUT + 600}, name)
         say(f"{browser}: booting the guest (TCG, 2 GiB); vfido on USB/IP 127.0.0.1:{usbip_port}, RP {rp}")
         page = attach(browser, guest, host_port, name)
         say(f"{browser}: automation attached through QEMU's forward (127.0.0.1:{host_port})")
+        # The registration link lives RP_TIMEOUT: made now that the browser is up, not before
+        # a boot that takes minutes on a loaded machine.
+        registration, login = hosted_urls(rp, rp_port, cb_port, user, client_token)
 
         def ceremony(label: str, url: str, path: str, timeout: float) -> dict:
             before, started = len(Callback.arrivals), time.monotonic()
@@ -344,11 +345,11 @@ def registration_over_uhid(browser: str = "chromium") -> None:
         client_token = ok(rp, "POST", "/oidc/token", {"grant_type": "client_credentials", "client_id": CLIENT_ID,
                                                       "client_secret": CLIENT_SECRET}, form=True)["access_token"]
         user = f"{browser}-uhid-{os.getpid()}"
-        registration, _ = hosted_urls(rp, rp_port, cb_port, user, client_token)
         guest, host_port = start_guest(browser, "uhid", {"VFIDO": VFIDO, "PAGEPORT": rp_port, "CBPORT": cb_port,
                                                          "WAIT": BOOT_TIMEOUT + 600}, name)
         say(f"{browser} over uhid: booting the guest; vfido runs inside it, the RP here on {rp}")
         page = attach(browser, guest, host_port, name)
+        registration, _ = hosted_urls(rp, rp_port, cb_port, user, client_token)  # its link lives RP_TIMEOUT from now
         started = time.monotonic()
         page.navigate(registration)
         registered, touch = Callback.wait("/registered", 0, FIRST_CEREMONY_TIMEOUT, page, guest)
