@@ -107,6 +107,8 @@ public actor Authenticator {
     var settings: DeviceSettings
     /// A large-blob array being written in fragments (CTAP 2.1 §6.10.2), per power cycle.
     var largeBlobWrite: LargeBlobWrite?
+    /// getInfo's last answer, encoded, and what it was made from.
+    var getInfoCache: GetInfoCache?
     /// Faults in responses a test asked for (the control API); none by default.
     var responseOverrides = ResponseOverrides()
     var eventObserver: (@Sendable (AuthenticatorEvent) -> Void)?
@@ -183,7 +185,7 @@ public actor Authenticator {
         }
         do {
             let response = try await handle(try parse(commandByte, message.dropFirst()))
-            return CTAPExchange(command: commandByte, response: [CTAPStatus.ok.rawValue] + (response?.cbor.encoded ?? []), error: nil)
+            return CTAPExchange(command: commandByte, response: [CTAPStatus.ok.rawValue] + (response?.encoded ?? []), error: nil)
         } catch {
             return CTAPExchange(command: commandByte, response: [error.status.rawValue], error: error)
         }
@@ -207,7 +209,7 @@ public actor Authenticator {
 
     func handle(_ command: Command) async throws(CTAPError) -> (any CommandResponse)? {
         switch command {
-        case .getInfo: return getInfo()
+        case .getInfo: return getInfoAnswer()
         case .makeCredential(let request): return try await makeCredential(request)
         case .getAssertion(let request): return try await getAssertion(request)
         case .getNextAssertion: return try getNextAssertion()

@@ -38,4 +38,10 @@ enum Command {
 /// A command's successful answer: the CBOR map after the status byte.
 protocol CommandResponse {
     var cbor: CBORValue { get }
+    /// What goes on the wire; `cbor` encoded, unless the answer was kept already encoded.
+    var encoded: [UInt8] { get }
+}
+
+extension CommandResponse {
+    var encoded: [UInt8] { cbor.encoded }
 }

@@ -19,6 +19,8 @@ public struct CredentialSource: Sendable, Equatable {
     public var hmacSecret: Bool = false
     /// The credBlob extension's value (CTAP 2.1 §12.2), at most `maxCredBlobLength` bytes.
     public var credBlob: [UInt8] = []
+    /// Created as a payment credential (CTAP 2.2 thirdPartyPayment).
+    public var thirdPartyPayment = false
 
     var keyIsDetached: Bool { key.isEmpty }
 
@@ -35,7 +37,8 @@ public struct CredentialSource: Sendable, Equatable {
 
 /// Layout (version 2): version (1) | nonce (12) | AES-256-GCM ciphertext of
 /// [flags (1) | credProtect (1) | COSE alg (2, big endian, two's complement) | key length (1) |
-///  key | credBlob length (1) | credBlob] | tag (16). flags: 1 resident, 2 hmac-secret.
+///  key | credBlob length (1) | credBlob] | tag (16). flags: 1 resident, 2 hmac-secret,
+///  4 thirdPartyPayment.
 /// Version 1 IDs (flags | credProtect | alg | 32-byte key) still open.
 public struct CredentialIDSealer: Sendable {
     static let version: UInt8 = 2
@@ -45,7 +48,7 @@ public struct CredentialIDSealer: Sendable {
     /// The longest ID this sealer makes: an ES384 key and a full credBlob.
     public static let maxLength = overhead + 5 + maxKeyLength + 1 + maxCredBlobLength
 
-    enum Flag: UInt8 { case resident = 1, hmacSecret = 2 }
+    enum Flag: UInt8 { case resident = 1, hmacSecret = 2, thirdPartyPayment = 4 }
 
     private let key: SymmetricKey
 
@@ -60,6 +63,7 @@ public struct CredentialIDSealer: Sendable {
         }
         let alg = UInt16(bitPattern: Int16(source.algorithm.rawValue))
         let flags = (source.isResident ? Flag.resident.rawValue : 0) | (source.hmacSecret ? Flag.hmacSecret.rawValue : 0)
+            | (source.thirdPartyPayment ? Flag.thirdPartyPayment.rawValue : 0)
         var plain: [UInt8] = [flags, source.credProtect, UInt8(alg >> 8), UInt8(alg & 0xFF), UInt8(source.key.count)]
         plain += source.key
         plain.append(UInt8(source.credBlob.count))
@@ -80,9 +84,10 @@ public struct CredentialIDSealer: Sendable {
               let plain = try? Array(AES.GCM.open(box, using: key, authenticating: rpIdHash))
         else { return nil }
         let algValue = Int(Int16(bitPattern: UInt16(plain[2]) << 8 | UInt16(plain[3])))
-        guard let algorithm = COSEAlgorithm(rawValue: algValue), plain[0] <= 3 else { return nil }
+        guard let algorithm = COSEAlgorithm(rawValue: algValue), plain[0] <= (id[0] == 1 ? 3 : 7) else { return nil }
         var source = CredentialSource(key: [], algorithm: algorithm, isResident: plain[0] & Flag.resident.rawValue != 0,
                                       credProtect: plain[1], hmacSecret: plain[0] & Flag.hmacSecret.rawValue != 0)
+        source.thirdPartyPayment = plain[0] & Flag.thirdPartyPayment.rawValue != 0
         if id[0] == 1 {
             guard plain.count == 36 else { return nil }
             source.key = Array(plain[4...])

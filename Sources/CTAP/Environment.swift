@@ -91,6 +91,9 @@ public protocol CredentialStore: Sendable {
     func allStoredCredentials() throws -> [StoredCredential]
     /// How many discoverable credentials there are, without decrypting any.
     func residentCredentialCount() throws -> Int
+    /// A digest of every discoverable credential as stored, sign counts aside: it changes
+    /// when one is added, removed or updated (CTAP 2.2's encCredStoreState).
+    func residentCredentialsDigest() throws -> [UInt8]
     /// How many credentials are stored, discoverable or not.
     func storedCredentialCount() throws -> Int
     /// Saves a credential. A discoverable one replaces any other discoverable one for the same

@@ -34,6 +34,11 @@ public struct KeyFeatures: Sendable, Equatable {
     /// A CTAP 2.1 key that also names the review draft in getInfo's versions (FIDO_2_1_PRE, as
     /// YubiKey 5.7 does): it has the preview command 0x41 anyway.
     public var alsoFIDO_2_1_PRE = false
+    /// The CTAP 2.2 additions vfido implements, on a 2.1 key: the persistent PIN/UV auth token
+    /// for read-only credential management (`perCredMgmtRO`) and the getInfo members 0x16-0x1F
+    /// that apply to a USB key. A profile of a real 2.1 model turns them off. FIDO_2_2 is not
+    /// claimed: 2.2 requires more than this (docs/conformance.md).
+    public var ctap2_2Additions = true
 
     public enum PreviewCredentialManagement: String, Sendable, CaseIterable, Codable {
         /// Option `credentialMgmtPreview`, command 0x41 only (YubiKey 5.2-5.4).
@@ -44,7 +49,10 @@ public struct KeyFeatures: Sendable, Equatable {
     }
 
     /// The extensions vfido implements.
-    public static let allExtensions: Set<String> = ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength"]
+    public static let allExtensions: Set<String> = ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength",
+                                                   "thirdPartyPayment"]
+    /// The extensions CTAP 2.2 adds that vfido has: only with the 2.2 additions.
+    public static let ctap2_2Extensions: Set<String> = ["thirdPartyPayment"]
     /// The extensions CTAP 2.0 defines.
     public static let ctap2_0Extensions: Set<String> = ["credProtect", "hmac-secret"]
 
@@ -57,6 +65,8 @@ public struct KeyFeatures: Sendable, Equatable {
     }
 
     public var isCTAP2_1: Bool { level == .ctap2_1 }
+    /// Whether the CTAP 2.2 additions exist on this key.
+    public var hasCTAP2_2Additions: Bool { isCTAP2_1 && ctap2_2Additions }
     /// CTAP 2.1 or its preview: credential management and the 2.1 getInfo members exist.
     public var hasCTAP2_1Preview: Bool { level == .ctap2_1 || level == .ctap2_1_pre }
     /// Whether the key answers CTAPHID_CBOR at all.
@@ -68,6 +78,7 @@ public struct KeyFeatures: Sendable, Equatable {
         var enabled = extensions.intersection(Self.allExtensions)
         if !isCTAP2_1 { enabled.formIntersection(Self.ctap2_0Extensions) }
         if !largeBlobs || !isCTAP2_1 { enabled.remove("largeBlobKey") }
+        if !hasCTAP2_2Additions { enabled.subtract(Self.ctap2_2Extensions) }
         return enabled
     }
 

@@ -31,6 +31,9 @@ public enum GetInfoKey: Int, Sendable, CaseIterable {
     case transports = 0x09, algorithms = 0x0A, maxSerializedLargeBlobArray = 0x0B, forcePINChange = 0x0C
     case minPINLength = 0x0D, firmwareVersion = 0x0E, maxCredBlobLength = 0x0F, maxRPIDsForSetMinPINLength = 0x10
     case preferredPlatformUvAttempts = 0x11, uvModality = 0x12, remainingDiscoverableCredentials = 0x14
+    // CTAP 2.2
+    case attestationFormats = 0x16, longTouchForReset = 0x18, encIdentifier = 0x19, transportsForReset = 0x1A
+    case maxPINLength = 0x1D, encCredStoreState = 0x1E, authenticatorConfigCommands = 0x1F
 }
 
 /// authenticatorClientPIN's parameters (§6.5.5).
@@ -65,9 +68,10 @@ public enum CredentialManagementParamKey: Int, Sendable { case rpIDHash = 0x01, 
 public enum CredentialManagementResponseKey: Int, Sendable {
     case existingCount = 0x01, remainingCount = 0x02, rp = 0x03, rpIDHash = 0x04, totalRPs = 0x05, user = 0x06
     case credentialID = 0x07, publicKey = 0x08, totalCredentials = 0x09, credProtect = 0x0A, largeBlobKey = 0x0B
+    case thirdPartyPayment = 0x0C
 }
 
-public enum ConfigSubCommand: Int, Sendable { case enableEnterpriseAttestation = 0x01, toggleAlwaysUv = 0x02, setMinPINLength = 0x03 }
+public enum ConfigSubCommand: Int, Sendable, CaseIterable { case enableEnterpriseAttestation = 0x01, toggleAlwaysUv = 0x02, setMinPINLength = 0x03 }
 
 public enum SetMinPINLengthKey: Int, Sendable { case newMinPINLength = 0x01, minPinLengthRPIDs = 0x02, forceChangePin = 0x03 }
 

@@ -266,6 +266,30 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
         }
     }
 
+    public func residentCredentialsDigest() throws -> [UInt8] {
+        try locked {
+            // The sealed key is part of the row: a rewritten row (a new user name, say) is sealed afresh.
+            let rows = try db.query("""
+                SELECT id, rp_id, rp_name, user_id, user_name, user_display_name, algorithm, sealed_private_key, cred_protect,
+                       created_at, backup_eligible, backup_state FROM credentials WHERE discoverable = 1 ORDER BY id
+                """)
+            var hash = SHA256()
+            func field(_ type: UInt8, _ bytes: [UInt8]) {  // type, length, bytes: no two rows hash alike
+                hash.update(data: [type] + withUnsafeBytes(of: UInt32(bytes.count).littleEndian) { Array($0) } + bytes)
+            }
+            for value in rows.joined() {
+                switch value {
+                case .int(let v): field(1, withUnsafeBytes(of: v.littleEndian) { Array($0) })
+                case .real(let v): field(2, withUnsafeBytes(of: v.bitPattern.littleEndian) { Array($0) })
+                case .text(let v): field(3, Array(v.utf8))
+                case .blob(let v): field(4, v)
+                case .null: field(5, [])
+                }
+            }
+            return Array(hash.finalize())
+        }
+    }
+
     public func storedCredentialCount() throws -> Int {
         try locked { Int(try db.query("SELECT count(*) FROM credentials").first?.first?.int ?? 0) }
     }

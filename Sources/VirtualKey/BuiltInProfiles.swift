@@ -17,7 +17,7 @@ extension DeviceProfile {
         extensions: KeyFeatures.allExtensions.sorted(), algorithms: COSEAlgorithm.allCases.map(\.description), transports: ["usb"],
         pinUvAuthProtocols: [1, 2], residentKeys: true, builtInUV: false, maxMsgSize: 7609, maxCredentialCountInList: 8,
         maxCredentialIdLength: 128, maxResidentCredentials: 256,
-        sources: ["usb": "pid.codes 1209:0001, the test PID (https://pid.codes/1209/0001/)"])
+        sources: ["usb": "pid.codes 1209:0001, the test PID (https://pid.codes/1209/0001/)"], ctap2_2Additions: true)
 
     /// A YubiKey 5 NFC with firmware 5.4.3, as fido2-token -I and lsusb show one.
     public static let yubiKey5NFC54 = DeviceProfile(

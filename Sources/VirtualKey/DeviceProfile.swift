@@ -50,6 +50,10 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
     public var extraVersions: [String]?
     /// getInfo's maxRPIDsForSetMinPINLength (default 8). Optional.
     public var maxRPIDsForSetMinPINLength: Int?
+    /// The CTAP 2.2 additions vfido has (the persistent read-only credential-management token,
+    /// getInfo members 0x16-0x1F), on a ctap2_1 key. Optional; absent is false: a model's
+    /// profile shows what that model has.
+    public var ctap2_2Additions: Bool?
 
     /// The getInfo members a profile may leave out: the optional ones (CTAP 2.1 §6.4).
     static let omittableMembers: [String: GetInfoKey] = [
@@ -100,6 +104,7 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
         "name", "description", "protocol", "aaguid", "firmwareVersion", "usb", "extensions", "algorithms", "transports",
         "pinUvAuthProtocols", "residentKeys", "builtInUV", "maxMsgSize", "maxCredentialCountInList", "maxCredentialIdLength",
         "maxResidentCredentials", "sources", "quirks", "credentialManagementOption", "getInfoOmits", "extraVersions", "maxRPIDsForSetMinPINLength",
+        "ctap2_2Additions",
     ]
     static let usbFieldNames: Set<String> = ["vendorId", "productId", "manufacturer", "product"]
 
@@ -222,6 +227,7 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
             }
         }
         if let n = maxRPIDsForSetMinPINLength, !(0...64).contains(n) { throw fail("maxRPIDsForSetMinPINLength must be 0 to 64") }
+        if ctap2_2Additions == true && level != .ctap2_1 { throw fail("ctap2_2Additions needs protocol ctap2_1") }
         return Values(level: level, aaguid: aaguidBytes, firmware: (major, minor, build), vendorId: vendor, productId: product,
                       algorithms: algs, credentialManagement: credentialManagement, getInfoOmits: omits)
     }
@@ -242,6 +248,7 @@ public struct DeviceProfile: Codable, Sendable, Equatable {
         a.features.pinUvAuthProtocolList = pinUvAuthProtocols
         a.features.previewCredentialManagement = v.credentialManagement
         a.features.alsoFIDO_2_1_PRE = extraVersions == ["FIDO_2_1_PRE"]
+        a.features.ctap2_2Additions = ctap2_2Additions ?? false
         if let n = maxRPIDsForSetMinPINLength { a.maxRPIDsForSetMinPINLength = n }
         a.getInfoOmits = v.getInfoOmits
         a.algorithms = v.algorithms

@@ -17,10 +17,11 @@ import CTAPWire
         #expect(info2[int: 3] == .bytes(AuthenticatorConfig.defaultAAGUID))
         #expect(info2[int: 4] == .textMap([
             ("ep", false), ("rk", true), ("up", true), ("plat", false), ("alwaysUv", false), ("credMgmt", true),
-            ("authnrCfg", true), ("clientPin", false), ("largeBlobs", true), ("pinUvAuthToken", true), ("setMinPINLength", true),
-            ("makeCredUvNotRqd", true), ("credentialMgmtPreview", true),
+            ("authnrCfg", true), ("clientPin", false), ("largeBlobs", true), ("perCredMgmtRO", true), ("pinUvAuthToken", true),
+            ("setMinPINLength", true), ("makeCredUvNotRqd", true), ("credentialMgmtPreview", true),
         ]))
-        #expect(info2[int: 2] == .array(["credBlob", "credProtect", "hmac-secret", "largeBlobKey", "minPinLength", "hmac-secret-mc"]))
+        #expect(info2[int: 2] == .array(["credBlob", "credProtect", "hmac-secret", "largeBlobKey", "minPinLength", "hmac-secret-mc",
+                                         "thirdPartyPayment"]))
         #expect(info2[int: 0x0B] == 4096)
         #expect(info2[int: 0x0F] == 32)
         #expect(info2[int: 0x10] == 8)
@@ -38,6 +39,26 @@ import CTAPWire
             .textMap([("alg", -35), ("type", "public-key")]), .textMap([("alg", -257), ("type", "public-key")]),
         ]))
         #expect(info2[int: 14] == .int(0x0001_0000))
+        // CTAP 2.2 members; the encrypted ones only once a persistent token exists.
+        #expect(info2[int: 0x16] == .array(["packed", "none"]))
+        #expect(info2[int: 0x18] == false)
+        #expect(info2[int: 0x1A] == .array(["usb"]))
+        #expect(info2[int: 0x1D] == 63)
+        #expect(info2[int: 0x1F] == .array([1, 2, 3]))
+        #expect(info2[int: 0x19] == nil && info2[int: 0x1E] == nil)
+    }
+
+    /// getInfo is answered from a cache: it must still follow the credentials, the PIN and the settings.
+    @Test func theCachedAnswerFollowsWhatItDependsOn() async throws {
+        let f = try Fixture()
+        let first = try await f.call(0x04).1
+        #expect(try await f.call(0x04).1 == first)
+        _ = try await f.call(0x01, .intMap(makeCredentialRequest(rk: true)))
+        #expect(try await f.call(0x04).1?[int: 0x14] == 255)
+        try f.store.wipe()  // behind the authenticator's back, as the control API's store changes are
+        #expect(try await f.call(0x04).1?[int: 0x14] == 256)
+        #expect(try await PlatformPin.setPIN(f, "1234", version: 2) == .ok)
+        #expect(try await f.call(0x04).1?[int: 4]?[text: "clientPin"] == true)
     }
 
     @Test func everyListIsInCanonicalOrder() async throws {
@@ -46,14 +67,15 @@ import CTAPWire
         let members = try #require(info?.mapValue)
         var lists = 0
         for member in members {
-            guard let items = member.value.arrayValue else { continue }
+            // attestationFormats names the default first (CTAP 2.2 §6.4), so it keeps its order.
+            guard let items = member.value.arrayValue, member.key != .int(0x16) else { continue }
             lists += 1
             let encoded = items.map(\.encoded)
             for (a, b) in zip(encoded, encoded.dropFirst()) {
                 #expect(CBORWriter.canonicalOrder(a, b) == .orderedAscending, "getInfo member \(member.key): \(a.hex) before \(b.hex)")
             }
         }
-        #expect(lists == 5)  // versions, extensions, pinUvAuthProtocols, transports, algorithms
+        #expect(lists == 7)  // versions, extensions, pinUvAuthProtocols, transports, algorithms, transportsForReset, authenticatorConfigCommands
     }
 
     @Test func unknownCommandsAreInvalidCommand() async throws {

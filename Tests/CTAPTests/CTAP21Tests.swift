@@ -11,8 +11,9 @@ import CTAPWire
     let rp = Digest.sha256("example.com")
 
     @Test func version2RoundTripsEveryField() throws {
-        let source = CredentialSource(key: [UInt8](repeating: 9, count: 48), algorithm: .es384, isResident: true,
+        var source = CredentialSource(key: [UInt8](repeating: 9, count: 48), algorithm: .es384, isResident: true,
                                       credProtect: 2, hmacSecret: true, credBlob: [1, 2, 3])
+        source.thirdPartyPayment = true
         let id = try sealer.seal(source, rpIdHash: rp, nonce: [UInt8](repeating: 1, count: 12))
         #expect(id.count == 1 + 12 + 5 + 48 + 1 + 3 + 16 && id[0] == 2)
         #expect(sealer.open(id, rpIdHash: rp) == source)
@@ -119,5 +120,52 @@ import CTAPWire
         let again = try Authenticator(config: AuthenticatorConfig(), store: f.store, presence: f.presence, random: SeededRandom(), clock: f.clock)
         let info = await again.handle([0x04])
         #expect(try CBORReader.decode(Array(info.response.dropFirst()))[int: 4]?[text: "alwaysUv"] == true)
+    }
+}
+
+/// CTAP 2.2 thirdPartyPayment: a payment credential says so in makeCredential, in getAssertion
+/// when asked, and in credential management; another credential says false.
+@Suite struct ThirdPartyPayment {
+    /// The authenticator-data extension outputs after the attested credential (makeCredential)
+    /// or after the counter (getAssertion).
+    static func outputs(_ authData: [UInt8], attested: Bool) throws -> CBORValue? {
+        guard authData[32] & 0x80 != 0 else { return nil }
+        var rest = Array(authData[37...])
+        if attested {
+            let idLength = Int(authData[53]) << 8 | Int(authData[54])
+            rest = Array(authData[(55 + idLength)...])
+            rest = Array(rest[try CBORReader.decodePrefix(rest).1...])
+        }
+        return try CBORReader.decode(rest)
+    }
+
+    @Test func aPaymentCredentialSaysSo() async throws {
+        let f = try Fixture()
+        let payment = makeCredentialRequest(userId: [1], rk: true) + [(6, .textMap([("thirdPartyPayment", true)]))]
+        let (status, made) = try await f.call(0x01, .intMap(payment))
+        #expect(status == .ok)
+        let authData = try #require(made?[int: 2]?.bytesValue)
+        #expect(try Self.outputs(authData, attested: true)?[text: "thirdPartyPayment"] == true)
+        let paymentId = try AttestedCredential(authData: authData).credentialId
+        let plain = try await f.call(0x01, .intMap(makeCredentialRequest(userId: [2], rk: true))).1
+        let plainId = try AttestedCredential(authData: try #require(plain?[int: 2]?.bytesValue)).credentialId
+
+        for (id, expected) in [(paymentId, true), (plainId, false)] {
+            let request = getAssertionRequest(allowList: [id]) + [(4, .textMap([("thirdPartyPayment", true)]))]
+            let asserted = try await f.call(0x02, .intMap(request)).1
+            #expect(try Self.outputs(try #require(asserted?[int: 2]?.bytesValue), attested: false)?[text: "thirdPartyPayment"] == .bool(expected))
+        }
+        let unasked = try await f.call(0x02, .intMap(getAssertionRequest(allowList: [paymentId]))).1
+        #expect(try Self.outputs(try #require(unasked?[int: 2]?.bytesValue), attested: false) == nil)
+        #expect(try await f.call(0x01, .intMap(makeCredentialRequest(userId: [3]) + [(6, .textMap([("thirdPartyPayment", 1)]))])).0
+                == .cborUnexpectedType)
+
+        // Credential management names the flag (0x0C) per credential.
+        #expect(try await PlatformPin.setPIN(f, "1234", version: 2) == .ok)
+        let token = try #require(try await PlatformPin.token(f, "1234", version: 2, permissions: 0x04).1)
+        let first = try await CredentialManagementCommand.call(f, token, 4, .intMap([(1, .bytes(Digest.sha256("example.com")))])).1
+        let second = try await f.call(0x0A, .intMap([(1, 5)])).1
+        let flags = Dictionary(uniqueKeysWithValues: [first, second].map { ($0?[int: 6]?[text: "id"], $0?[int: 0x0C]) })
+        #expect(flags[.bytes([1])] == true && flags[.bytes([2])] == false)
     }
 }

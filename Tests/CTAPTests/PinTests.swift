@@ -134,7 +134,7 @@ struct PlatformPin {
         #expect(try await PlatformPin.setPIN(f, "1234", version: 2) == .ok)
         #expect(try await PlatformPin.token(f, "1234", version: 2, permissions: 0).0 == .invalidParameter)
         #expect(try await PlatformPin.token(f, "1234", version: 2, permissions: 0x08).0 == .unauthorizedPermission)  // be
-        #expect(try await PlatformPin.token(f, "1234", version: 2, permissions: 0x40).0 == .unauthorizedPermission)  // pcmr
+        #expect(try await PlatformPin.token(f, "1234", version: 2, permissions: 0x40 | 0x04).0 == .unauthorizedPermission)  // pcmr + cm
         #expect(try await PlatformPin.retries(f).1 == 8)  // refused before the PIN was checked
         #expect(try await PlatformPin.token(f, "1234", version: 2, permissions: 0x01 | 0x80).0 == .ok)
         #expect(await f.authenticator.pinSession.permissions == [.makeCredential])
@@ -261,6 +261,65 @@ struct PlatformPin {
         _ = token
         #expect(try await f.call(0x0A, .intMap([(1, 9)])).0 == .invalidSubcommand)
         #expect(try await f.call(0x0A, .intMap([(2, .map([]))])).0 == .missingParameter)
+    }
+
+    /// getInfo's encIdentifier or encCredStoreState, opened with the persistent token as CTAP
+    /// 2.2 §6.4 says (written here from the text: HKDF-SHA-256, AES-128-CBC, IV first).
+    static func open(_ info: CBORValue?, _ member: Int, token: [UInt8], label: String) throws -> [UInt8] {
+        let sealed = try #require(info?[int: member]?.bytesValue)
+        let key = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: token), salt: [UInt8](repeating: 0, count: 32),
+                                         info: Array(label.utf8), outputByteCount: 16)
+        return Array(try AES._CBC.decrypt(sealed.dropFirst(16), using: key, iv: AES._CBC.IV(ivBytes: sealed.prefix(16)), noPadding: true))
+    }
+
+    /// CTAP 2.2's persistent token (pcmr): read-only credential management that survives a
+    /// power cycle, the identifier and credential-store state it opens, and its end at a PIN change.
+    @Test func thePersistentTokenOnlyReadsAndSurvivesPowerCycles() async throws {
+        let (f, token) = try await Self.setUp()
+        #expect(try await PlatformPin.token(f, "1234", version: 2, permissions: 0x40 | 0x01).0 == .unauthorizedPermission)
+        let persistent = try #require(try await PlatformPin.token(f, "1234", version: 2, permissions: 0x40).1)
+        #expect(try await PlatformPin.token(f, "1234", version: 2, permissions: 0x40).1 == persistent)  // one token, not one per request
+        #expect(try await Self.call(f, token, 1).0 == .ok)  // the session's token is untouched
+
+        let (_, info) = try await f.call(0x04)
+        let (_, again) = try await f.call(0x04)
+        #expect(info?[int: 0x19] != again?[int: 0x19])  // a fresh IV each time
+        let identifier = try Self.open(info, 0x19, token: persistent, label: "encIdentifier")
+        #expect(try Self.open(again, 0x19, token: persistent, label: "encIdentifier") == identifier)
+        let state = try Self.open(info, 0x1E, token: persistent, label: "encCredStoreState")
+
+        await f.authenticator.powerCycle()
+        #expect(try await Self.call(f, persistent, 1).1?[int: 1] == 3)
+        let (status, firstRP) = try await Self.call(f, persistent, 2)
+        #expect(status == .ok && firstRP?[int: 5] == 2)
+        let rpHash = CBORValue.bytes(Array(SHA256.hash(data: Array("example.com".utf8))))
+        let (_, first) = try await Self.call(f, persistent, 4, .intMap([(1, rpHash)]))
+        let descriptor = try #require(first?[int: 7])
+        #expect(try await Self.call(f, persistent, 6, .intMap([(2, descriptor)])).0 == .pinAuthInvalid)
+        let rename = CBORValue.intMap([(2, descriptor), (3, .textMap([("id", .bytes([2])), ("name", "x")]))])
+        #expect(try await Self.call(f, persistent, 7, rename).0 == .pinAuthInvalid)
+        let (_, unchanged) = try await f.call(0x04)
+        #expect(try Self.open(unchanged, 0x1E, token: persistent, label: "encCredStoreState") == state)
+
+        // A deletion by a cm token changes the state; a PIN change ends the persistent token.
+        let cm = try #require(try await PlatformPin.token(f, "1234", version: 2, permissions: 0x04).1)
+        #expect(try await Self.call(f, cm, 6, .intMap([(2, descriptor)])).0 == .ok)
+        let (_, after) = try await f.call(0x04)
+        #expect(try Self.open(after, 0x1E, token: persistent, label: "encCredStoreState") != state)
+        #expect(try await PlatformPin.changePIN(f, from: "1234", to: "5678", version: 2) == .ok)
+        #expect(try await Self.call(f, persistent, 1).0 == .pinAuthInvalid)
+        #expect(try await f.call(0x04).1?[int: 0x19] == nil)
+    }
+
+    /// A key without the 2.2 additions (a profile of a real 2.1 model) refuses pcmr.
+    @Test func aKeyWithoutThe2_2AdditionsRefusesPcmr() async throws {
+        var config = AuthenticatorConfig()
+        config.features.ctap2_2Additions = false
+        let f = try Fixture(config: config)
+        #expect(try await PlatformPin.setPIN(f, "1234", version: 2) == .ok)
+        #expect(try await PlatformPin.token(f, "1234", version: 2, permissions: 0x40).0 == .unauthorizedPermission)
+        let (_, info) = try await f.call(0x04)
+        #expect(info?[int: 4]?[text: "perCredMgmtRO"] == nil && info?[int: 0x16] == nil && info?[int: 0x1D] == nil)
     }
 }
 

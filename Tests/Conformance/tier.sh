@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 VERSION=2.2.1
-MIN_PASSED=58
+MIN_PASSED=66
 WORK=$ROOT/.build/conformance
 SUITE=$WORK/fido2-$VERSION
 

@@ -203,8 +203,11 @@ def test_permissions_granted_and_refused(daemon, version):
     for granted in (P.MAKE_CREDENTIAL, P.GET_ASSERTION, P.CREDENTIAL_MGMT, P.LARGE_BLOB_WRITE, P.AUTHENTICATOR_CFG,
                     P.CREDENTIAL_MGMT | P.LARGE_BLOB_WRITE | P.AUTHENTICATOR_CFG):
         assert len(cp.get_pin_token(PIN, granted)) == 32
-    # bio enrollment (no fingerprint enrollment here) and persistent read-only credential management
-    for refused in (P.BIO_ENROLL, P.MAKE_CREDENTIAL | P.BIO_ENROLL, P.PERSISTENT_CREDENTIAL_MGMT):
+    # CTAP 2.2's persistent token, asked for alone; the same token each time
+    persistent = cp.get_pin_token(PIN, P.PERSISTENT_CREDENTIAL_MGMT)
+    assert len(persistent) == 32 and cp.get_pin_token(PIN, P.PERSISTENT_CREDENTIAL_MGMT) == persistent
+    # bio enrollment (no fingerprint enrollment here), and the persistent token mixed with others
+    for refused in (P.BIO_ENROLL, P.MAKE_CREDENTIAL | P.BIO_ENROLL, P.PERSISTENT_CREDENTIAL_MGMT | P.CREDENTIAL_MGMT):
         with pytest.raises(CtapError) as e:
             cp.get_pin_token(PIN, refused)
         assert e.value.code == CtapError.ERR.UNAUTHORIZED_PERMISSION, refused

@@ -54,8 +54,13 @@ def test_get_info_fields(daemon):
     assert info.aaguid == VFIDO_AAGUID
     assert info.options == {"rk": True, "up": True, "plat": False, "clientPin": False, "pinUvAuthToken": True,
                             "makeCredUvNotRqd": True, "credMgmt": True, "credentialMgmtPreview": True, "alwaysUv": False,
-                            "authnrCfg": True, "largeBlobs": True, "setMinPINLength": True, "ep": False}
-    assert info.extensions == ["credBlob", "credProtect", "hmac-secret", "largeBlobKey", "minPinLength", "hmac-secret-mc"]
+                            "authnrCfg": True, "largeBlobs": True, "setMinPINLength": True, "ep": False, "perCredMgmtRO": True}
+    assert info.extensions == ["credBlob", "credProtect", "hmac-secret", "largeBlobKey", "minPinLength", "hmac-secret-mc",
+                               "thirdPartyPayment"]
+    # CTAP 2.2 members (the encrypted ones wait for a persistent token)
+    assert info.attestation_formats == ["packed", "none"] and info.transports_for_reset == ["usb"]
+    assert info.max_pin_length == 63 and info.authenticator_config_commands == [1, 2, 3]
+    assert info.long_touch_for_reset is False and info.enc_identifier is None and info.enc_cred_store_state is None
     assert info.max_large_blob == 4096 and info.max_cred_blob_length == 32 and info.max_rpids_for_min_pin == 8
     assert info.remaining_disc_creds == 256
     assert info.pin_uv_protocols == [1, 2]  # a set, in canonical order (docs/conformance.md)

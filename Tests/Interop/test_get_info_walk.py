@@ -95,6 +95,22 @@ def option_cred_mgmt_preview(start_daemon, value):
     credential_management(start_daemon, value, preview=True)
 
 
+def option_per_cred_mgmt_ro(start_daemon, value):
+    """CTAP 2.2's persistent token: read-only credential management, through a daemon restart."""
+    d, ctap2 = fresh(start_daemon)
+    ClientPin(ctap2, PinProtocolV2()).set_pin(PIN)
+    t, proto = token(ctap2, permissions=ClientPin.PERMISSION.MAKE_CREDENTIAL)
+    made = make(ctap2, rk=True, token=t, proto=proto)
+    persistent, proto = token(ctap2, permissions=ClientPin.PERMISSION.PERSISTENT_CREDENTIAL_MGMT)
+    d.restart()
+    cm = CredentialManagement(Ctap2(d.device()), proto, persistent)
+    assert cm.get_metadata()[1] == 1
+    assert cm.enumerate_rps()[0][3]["id"] == RP_ID
+    with pytest.raises(CtapError) as e:
+        cm.delete_cred({"type": "public-key", "id": made.auth_data.credential_data.credential_id})
+    assert e.value.code == CtapError.ERR.PIN_AUTH_INVALID
+
+
 def option_authnr_cfg(start_daemon, value):
     _, ctap2 = fresh(start_daemon)
     Config(ctap2).set_min_pin_length(min_pin_length=5)
@@ -143,7 +159,7 @@ OPTIONS = {
     "pinUvAuthToken": option_pin_uv_auth_token, "makeCredUvNotRqd": option_make_cred_uv_not_rqd,
     "credMgmt": option_cred_mgmt, "credentialMgmtPreview": option_cred_mgmt_preview, "authnrCfg": option_authnr_cfg,
     "alwaysUv": option_always_uv, "setMinPINLength": option_set_min_pin_length, "largeBlobs": option_large_blobs,
-    "ep": option_ep, "uv": option_uv,
+    "ep": option_ep, "uv": option_uv, "perCredMgmtRO": option_per_cred_mgmt_ro,
 }
 
 
@@ -184,9 +200,19 @@ def ext_min_pin_length(ctap2):
     assert make(ctap2, extensions={"minPinLength": True}).auth_data.extensions == {"minPinLength": 4}
 
 
+def ext_third_party_payment(ctap2):
+    made = make(ctap2, rk=True, extensions={"thirdPartyPayment": True})
+    assert made.auth_data.extensions == {"thirdPartyPayment": True}
+    cred = made.auth_data.credential_data.credential_id
+    assert assert_one(ctap2, cred, extensions={"thirdPartyPayment": True}).auth_data.extensions == {"thirdPartyPayment": True}
+    other = make(ctap2, extensions={"credProtect": 1}).auth_data.credential_data.credential_id
+    assert assert_one(ctap2, other, extensions={"thirdPartyPayment": True}).auth_data.extensions == {"thirdPartyPayment": False}
+
+
 EXTENSIONS = {
     "credProtect": ext_cred_protect, "credBlob": ext_cred_blob, "hmac-secret": ext_hmac_secret,
     "hmac-secret-mc": ext_hmac_secret_mc, "largeBlobKey": ext_large_blob_key, "minPinLength": ext_min_pin_length,
+    "thirdPartyPayment": ext_third_party_payment,
 }
 
 

@@ -53,11 +53,12 @@ struct ClientPINResponse: CommandResponse {
 }
 
 extension Authenticator {
-    /// Token permissions this authenticator can grant: only what it implements (no bio enrollment,
-    /// no persistent read-only credential management).
-    static let supportedPermissions: TokenPermissions = [
-        .makeCredential, .getAssertion, .credentialManagement, .largeBlobWrite, .authenticatorConfig,
-    ]
+    /// Token permissions this authenticator can grant: only what it implements (no bio
+    /// enrollment; pcmr with the CTAP 2.2 additions).
+    var grantablePermissions: TokenPermissions {
+        let permissions: TokenPermissions = [.makeCredential, .getAssertion, .credentialManagement, .largeBlobWrite, .authenticatorConfig]
+        return config.features.hasCTAP2_2Additions ? permissions.union(.persistentCredentialManagementReadOnly) : permissions
+    }
 
     func clientPIN(_ request: ClientPINRequest) async throws(CTAPError) -> ClientPINResponse? {
         // CTAP 2.0 has subcommands 1 to 5 only.
@@ -96,8 +97,13 @@ extension Authenticator {
         // §6.5.5.7.2 step 4: a defined permission we cannot grant is refused; undefined bits are
         // ignored (step 15 drops them).
         let permissions = TokenPermissions(rawValue: requested).intersection(.defined)
-        guard Self.supportedPermissions.isSuperset(of: permissions) else {
+        guard grantablePermissions.isSuperset(of: permissions) else {
             throw CTAPError(.unauthorizedPermission, "permissions 0x\(String(requested, radix: 16))")
+        }
+        // CTAP 2.2 §6.5.5.7.2: the persistent token is asked for alone (deployed 2.2 keys answer
+        // a mix so; docs/conformance.md).
+        if permissions.contains(.persistentCredentialManagementReadOnly) && permissions != .persistentCredentialManagementReadOnly {
+            throw CTAPError(.unauthorizedPermission, "pcmr cannot be combined with other permissions")
         }
         return permissions
     }
@@ -113,8 +119,17 @@ extension Authenticator {
         return try issueToken(permissions: permissions, rpId: r.rpId, proto: proto, shared: shared)
     }
 
-    /// A fresh pinUvAuthToken with these permissions, encrypted for the platform.
+    /// A fresh pinUvAuthToken with these permissions, encrypted for the platform; for pcmr the
+    /// persistent token instead (made on first request), and the session's token is untouched.
     func issueToken(permissions: TokenPermissions, rpId: String?, proto: PinUvAuthProtocol, shared: [UInt8]) throws(CTAPError) -> ClientPINResponse {
+        if permissions == .persistentCredentialManagementReadOnly {
+            let token = pin.persistentToken ?? random.bytes(32)
+            if pin.persistentToken == nil {
+                pin.persistentToken = token
+                try savePin()
+            }
+            return ClientPINResponse(pinUvAuthToken: try proto.encrypt(key: shared, token, iv: random.bytes(16)))
+        }
         pinSession.resetToken(random)
         pinSession.tokenInUse = true
         pinSession.permissions = permissions
@@ -138,6 +153,7 @@ extension Authenticator {
         pin.length = String(decoding: newPin, as: UTF8.self).unicodeScalars.count
         pin.retries = StoredPin.maxRetries
         pin.forceChange = false
+        pin.persistentToken = nil
         try savePin()
         emit(.pinSet)
     }
@@ -162,6 +178,7 @@ extension Authenticator {
         pin.hash = newHash
         pin.length = String(decoding: newPin, as: UTF8.self).unicodeScalars.count
         pin.forceChange = false
+        pin.persistentToken = nil  // §6.5.5.6: resetPersistentPinUvAuthToken
         try savePin()
         pinSession.resetToken(random)
         emit(.pinChanged)

@@ -35,6 +35,7 @@ struct CredentialManagementResponse: CommandResponse {
     var totalCredentials: Int?
     var credProtect: UInt8?
     var largeBlobKey: [UInt8]?
+    var thirdPartyPayment: Bool?
 
     var cbor: CBORValue {
         .keyed([
@@ -49,6 +50,7 @@ struct CredentialManagementResponse: CommandResponse {
             (.totalCredentials, totalCredentials.map(CBORValue.int)),
             (.credProtect, credProtect.map { .int(Int($0)) }),
             (.largeBlobKey, largeBlobKey.map(CBORValue.bytes)),
+            (.thirdPartyPayment, thirdPartyPayment.map(CBORValue.bool)),
         ])
     }
 }
@@ -61,14 +63,17 @@ extension Authenticator {
         default:
             pendingEnumeration = nil
         }
-        try authorizeCredentialManagement(request)
+        let grant = try authorizeCredentialManagement(request)
+        if grant.readOnly && (request.subCommand == .deleteCredential || request.subCommand == .updateUserInformation) {
+            throw CTAPError(.pinAuthInvalid, "the persistent token may only read")
+        }
         let all = try storeCall { try store.allResidentCredentials() }
         switch request.subCommand {
         case .getCredsMetadata:
-            guard pinSession.permissionsRPID == nil else { throw CTAPError(.pinAuthInvalid, "token is bound to an RP") }
+            guard grant.boundRPID == nil else { throw CTAPError(.pinAuthInvalid, "token is bound to an RP") }
             return CredentialManagementResponse(existingCount: all.count, remainingCount: max(0, config.maxResidentCredentials - all.count))
         case .enumerateRPsBegin:
-            guard pinSession.permissionsRPID == nil else { throw CTAPError(.pinAuthInvalid, "token is bound to an RP") }
+            guard grant.boundRPID == nil else { throw CTAPError(.pinAuthInvalid, "token is bound to an RP") }
             var seen = Set<[UInt8]>()
             let rps = all.filter { seen.insert($0.rpIdHash).inserted }
             guard let first = rps.first else { throw CTAPError(.noCredentials, "no discoverable credentials") }
@@ -78,7 +83,7 @@ extension Authenticator {
             let rpIdHash = try request.param(.rpIDHash).expectBytes("rpIDHash")
             let credentials = all.filter { $0.rpIdHash == rpIdHash }.sorted { $0.createdAt > $1.createdAt }
             guard let first = credentials.first else { throw CTAPError(.noCredentials, "no credentials for that RP") }
-            if let bound = pinSession.permissionsRPID, bound != first.rpId { throw CTAPError(.pinAuthInvalid, "token is bound to \(bound)") }
+            if let bound = grant.boundRPID, bound != first.rpId { throw CTAPError(.pinAuthInvalid, "token is bound to \(bound)") }
             if credentials.count > 1 { pendingEnumeration = .credentials(Array(credentials.dropFirst())) }
             return try credentialEntry(first, total: credentials.count)
         case .deleteCredential:
@@ -104,11 +109,27 @@ extension Authenticator {
         }
     }
 
-    /// pinUvAuthParam over the subcommand and its parameters, by a token with the `cm` permission.
-    func authorizeCredentialManagement(_ request: CredentialManagementRequest) throws(CTAPError) {
+    /// What a request's token may do: the session's token with the `cm` permission (perhaps
+    /// bound to an RP), or CTAP 2.2's persistent token, which reads only.
+    struct CredentialManagementGrant {
+        var boundRPID: String?
+        var readOnly: Bool
+    }
+
+    /// pinUvAuthParam over the subcommand and its parameters, by a token with the `cm`
+    /// permission or by the persistent token (pcmr).
+    func authorizeCredentialManagement(_ request: CredentialManagementRequest) throws(CTAPError) -> CredentialManagementGrant {
         guard let param = request.pinUvAuthParam else { throw CTAPError(.puatRequired, "credential management needs a pinUvAuthToken") }
-        try verifyTokenParam(param, protocol: request.pinUvAuthProtocol, message: request.subCommandAndParams,
-                             permission: .credentialManagement)
+        do {
+            try verifyTokenParam(param, protocol: request.pinUvAuthProtocol, message: request.subCommandAndParams,
+                                 permission: .credentialManagement)
+            return CredentialManagementGrant(boundRPID: pinSession.permissionsRPID, readOnly: false)
+        } catch {
+            guard config.features.hasCTAP2_2Additions, let persistent = pin.persistentToken,
+                  let proto = try? pinUvAuthProtocol(request.pinUvAuthProtocol),
+                  proto.verify(key: persistent, request.subCommandAndParams, signature: param) else { throw error }
+            return CredentialManagementGrant(boundRPID: nil, readOnly: true)
+        }
     }
 
     /// The stored credential a PublicKeyCredentialDescriptor names, within the token's RP.
@@ -146,6 +167,9 @@ extension Authenticator {
         CredentialManagementResponse(
             user: c.userEntity(includeIdentifyingFields: true), credentialID: c.id,
             publicKey: try CredentialPrivateKey(algorithm: c.algorithm, raw: c.privateKey).publicKeyCOSE(),
-            totalCredentials: total, credProtect: c.credProtect, largeBlobKey: credentialSecrets.largeBlobKey(credentialId: c.id))
+            totalCredentials: total, credProtect: c.credProtect, largeBlobKey: credentialSecrets.largeBlobKey(credentialId: c.id),
+            // The flag lives in the sealed ID; a credential the control API added has none.
+            thirdPartyPayment: config.features.effectiveExtensions.contains("thirdPartyPayment")
+                ? sealer.open(c.id, rpIdHash: c.rpIdHash)?.thirdPartyPayment ?? false : nil)
     }
 }

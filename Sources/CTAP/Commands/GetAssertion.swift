@@ -137,6 +137,7 @@ extension Authenticator {
                            state: candidate.stored?.backupState ?? config.defaultBackupState)
         var outputs = ExtensionOutputs()
         if context.extensions.credBlob { outputs.add("credBlob", .bytes(candidate.source.credBlob)) }
+        if context.extensions.thirdPartyPayment { outputs.add("thirdPartyPayment", .bool(candidate.source.thirdPartyPayment)) }
         if let salts = context.salts, candidate.source.hmacSecret {
             let credRandom = credentialSecrets.credRandom(credentialId: candidate.id, userVerified: flags.contains(.userVerified))
             outputs.add("hmac-secret", .bytes(try salts.output(credRandom: credRandom, iv: random.bytes(16))))

@@ -1,4 +1,5 @@
 import CBOR
+import Crypto
 import CTAPWire
 
 /// authenticatorGetInfo (CTAP 2.1 §6.4): claims only what this authenticator really does.
@@ -25,6 +26,14 @@ struct GetInfoResponse: CommandResponse {
     var preferredPlatformUvAttempts: Int?
     var uvModality: Int?
     var remainingDiscoverableCredentials: Int?
+    // CTAP 2.2 (§6.4), on a key with the 2.2 additions.
+    var attestationFormats: [String]?
+    var longTouchForReset: Bool?
+    var encIdentifier: [UInt8]?
+    var transportsForReset: [String]?
+    var maxPINLength: Int?
+    var encCredStoreState: [UInt8]?
+    var authenticatorConfigCommands: [Int]?
 
     /// The members this key's generation has; nil: all of them (CTAP 2.1).
     var members: Set<Key>?
@@ -60,16 +69,49 @@ struct GetInfoResponse: CommandResponse {
             (.preferredPlatformUvAttempts, preferredPlatformUvAttempts.map(CBORValue.int)),
             (.uvModality, uvModality.map(CBORValue.int)),
             (.remainingDiscoverableCredentials, remainingDiscoverableCredentials.map(CBORValue.int)),
+            // attestationFormats keeps its order: the first is the default (§6.4).
+            (.attestationFormats, attestationFormats.map { .array($0.map(CBORValue.text)) }),
+            (.longTouchForReset, longTouchForReset.map(CBORValue.bool)),
+            (.encIdentifier, encIdentifier.map(CBORValue.bytes)),
+            (.transportsForReset, transportsForReset.map { list($0.map(CBORValue.text)) }),
+            (.maxPINLength, maxPINLength.map(CBORValue.int)),
+            (.encCredStoreState, encCredStoreState.map(CBORValue.bytes)),
+            (.authenticatorConfigCommands, authenticatorConfigCommands.map { .array($0.map(CBORValue.int)) }),
         ]
         return .keyed(members.map { members in all.filter { members.contains($0.0) } } ?? all)
     }
 }
 
+/// getInfo's answer as encoded, with what it was made from: the PIN state, the settings and the
+/// number of discoverable credentials (the rest is the key's fixed configuration). Hosts ask
+/// for getInfo before most operations; building and encoding it each time was most of their cost.
+struct GetInfoCache: CommandResponse {
+    var pin: StoredPin
+    var settings: DeviceSettings
+    var residentCount: Int?
+    var encoded: [UInt8]
+    var cbor: CBORValue { (try? CBORReader.decode(encoded)) ?? .null }
+}
+
 extension Authenticator {
+    /// getInfo's answer, from the cache while nothing it depends on changed. Never kept while a
+    /// persistent token exists: its encrypted members take a fresh IV every time.
+    func getInfoAnswer() -> any CommandResponse {
+        let residentCount = config.features.residentKeys ? try? store.residentCredentialCount() : nil
+        if let cache = getInfoCache, cache.pin == pin, cache.settings == settings, cache.residentCount == residentCount {
+            return cache
+        }
+        let info = getInfo(residentCount: residentCount)
+        guard pin.persistentToken == nil else { return info }
+        let answer = GetInfoCache(pin: pin, settings: settings, residentCount: residentCount, encoded: info.encoded)
+        getInfoCache = answer
+        return answer
+    }
+
     /// FIDO registry user verification method: fingerprint_internal.
     static let uvModalityFingerprint = 0x02
 
-    func getInfo() -> GetInfoResponse {
+    func getInfo(residentCount: Int?) -> GetInfoResponse {
         let features = config.features
         let as2_0 = config.quirks.answerGetInfoAs2_0
         let is2_1 = features.isCTAP2_1 && !as2_0
@@ -84,7 +126,9 @@ extension Authenticator {
                         ("makeCredUvNotRqd", !settings.alwaysUv), ("credentialMgmtPreview", true), ("ep", settings.enterpriseAttestation)]
         }
         if preview { options.append((features.previewCredentialManagement.rawValue, true)) }
-        return GetInfoResponse(
+        let with2_2 = features.hasCTAP2_2Additions && !as2_0
+        if with2_2 { options.append(("perCredMgmtRO", true)) }
+        var info = GetInfoResponse(
             // U2F (CTAP1) is off while alwaysUv is on: it cannot verify the user (§7.2.2).
             versions: (settings.alwaysUv ? [] : ["U2F_V2"]) + ["FIDO_2_0"] + (preview || (is2_1 && features.alsoFIDO_2_1_PRE) ? ["FIDO_2_1_PRE"] : []) + (is2_1 ? ["FIDO_2_1"] : []),
             extensions: Array(extensions),
@@ -104,10 +148,45 @@ extension Authenticator {
             maxRPIDsForSetMinPINLength: config.maxRPIDsForSetMinPINLength,
             preferredPlatformUvAttempts: config.builtInUV ? 3 : nil,
             uvModality: config.builtInUV ? Self.uvModalityFingerprint : nil,
-            remainingDiscoverableCredentials: features.residentKeys
-                ? (try? store.residentCredentialCount()).map { max(0, config.maxResidentCredentials - $0) } : nil,
+            remainingDiscoverableCredentials: residentCount.map { max(0, config.maxResidentCredentials - $0) },
             members: config.getInfoOmits.isEmpty && is2_1 ? nil
                 : (is2_1 ? GetInfoResponse.allMembers : preview ? GetInfoResponse.previewMembers : GetInfoResponse.ctap2_0Members)
                     .subtracting(config.getInfoOmits))
+        if with2_2 {
+            info.attestationFormats = config.attestation == .none ? ["none"] : ["packed", "none"]
+            info.longTouchForReset = false
+            info.transportsForReset = config.transports
+            info.maxPINLength = StoredPin.maxLength
+            info.authenticatorConfigCommands = ConfigSubCommand.allCases.map(\.rawValue)
+            if let token = pin.persistentToken {
+                info.encIdentifier = encryptedForPersistentToken(deviceIdentifier, token: token, info: "encIdentifier")
+                info.encCredStoreState = encryptedForPersistentToken(credentialStoreState(), token: token, info: "encCredStoreState")
+            }
+        }
+        return info
+    }
+
+    /// What only the holder of the persistent token can read in getInfo (CTAP 2.2 §6.4): a
+    /// random IV, then AES-128-CBC under HKDF-SHA-256(salt 32 zero bytes, the token, `info`).
+    /// A fresh IV each time, so two getInfo answers never match.
+    func encryptedForPersistentToken(_ value: [UInt8], token: [UInt8], info: String) -> [UInt8]? {
+        let key = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: token), salt: [UInt8](repeating: 0, count: 32),
+                                         info: Array(info.utf8), outputByteCount: 16).withUnsafeBytes { Array($0) }
+        return try? PinUvAuthProtocol.two.encrypt(key: key, value, iv: random.bytes(16))
+    }
+
+    /// The device identifier encIdentifier carries: 16 bytes derived from the master key, so
+    /// stable across power cycles and new after authenticatorReset.
+    var deviceIdentifier: [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Array("vfido device identifier".utf8), using: SymmetricKey(data: secrets.masterKey)).prefix(16))
+    }
+
+    /// encCredStoreState's value: 16 bytes that change whenever a discoverable credential is
+    /// added, removed or updated (a digest of the stored rows, sign counts aside), so a platform
+    /// can tell that its cached list is stale without listing.
+    func credentialStoreState() -> [UInt8] {
+        let digest = (try? store.residentCredentialsDigest()) ?? []
+        return Array(HMAC<SHA256>.authenticationCode(for: Array("vfido credential store state".utf8) + digest,
+                                                    using: SymmetricKey(data: secrets.masterKey)).prefix(16))
     }
 }

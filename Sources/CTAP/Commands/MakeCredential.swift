@@ -156,9 +156,10 @@ extension Authenticator {
         let privateKey = CredentialPrivateKey.generate(algorithm, random: random)
         let credProtect = extensions.credProtect ?? 1
         let credBlob = extensions.credBlob.flatMap { $0.count <= CredentialIDSealer.maxCredBlobLength ? $0 : nil }
-        let source = CredentialSource(key: algorithm.keyFitsInCredentialID ? privateKey.raw : [], algorithm: algorithm,
+        var source = CredentialSource(key: algorithm.keyFitsInCredentialID ? privateKey.raw : [], algorithm: algorithm,
                                       isResident: residentKey, credProtect: credProtect, hmacSecret: extensions.hmacSecret,
                                       credBlob: credBlob ?? [])
+        source.thirdPartyPayment = extensions.thirdPartyPayment
         let credentialId = try sealer.seal(source, rpIdHash: rpIdHash, nonce: random.bytes(12))
         if residentKey {
             var credential = StoredCredential(
@@ -180,6 +181,7 @@ extension Authenticator {
             let credRandom = credentialSecrets.credRandom(credentialId: credentialId, userVerified: userVerified)
             outputs.add("hmac-secret-mc", .bytes(try mcSalts.output(credRandom: credRandom, iv: random.bytes(16))))
         }
+        if extensions.thirdPartyPayment { outputs.add("thirdPartyPayment", true) }
         if extensions.minPinLength && settings.minPinLengthRPIDs.contains(request.rpId) {
             outputs.add("minPinLength", .int(pin.minLength))
         }

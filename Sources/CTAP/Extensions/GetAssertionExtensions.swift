@@ -9,6 +9,8 @@ struct GetAssertionExtensions {
     var credBlob = false
     /// largeBlobKey (§12.3): return the credential's large-blob key.
     var largeBlobKey = false
+    /// thirdPartyPayment (CTAP 2.2): say whether the credential is a payment credential.
+    var thirdPartyPayment = false
 
     init(_ extensions: CBORValue?) throws(CTAPError) {
         guard let extensions else { return }
@@ -19,6 +21,7 @@ struct GetAssertionExtensions {
             guard try key.expectBool("largeBlobKey") else { throw CTAPError(.invalidOption, "largeBlobKey must be true") }
             largeBlobKey = true
         }
+        thirdPartyPayment = try extensions[text: "thirdPartyPayment"]?.expectBool("thirdPartyPayment") ?? false
     }
 
     /// Forgets the extensions this key does not have: they are ignored, as unknown ones are.
@@ -26,5 +29,6 @@ struct GetAssertionExtensions {
         if !enabled.contains("hmac-secret") { hmacSecret = nil }
         if !enabled.contains("credBlob") { credBlob = false }
         if !enabled.contains("largeBlobKey") { largeBlobKey = false }
+        if !enabled.contains("thirdPartyPayment") { thirdPartyPayment = false }
     }
 }

@@ -17,6 +17,8 @@ struct MakeCredentialExtensions {
     var largeBlobKey = false
     /// minPinLength (§12.4): report the minimum PIN length to RPs allowed to see it.
     var minPinLength = false
+    /// thirdPartyPayment (CTAP 2.2): a payment credential (Secure Payment Confirmation).
+    var thirdPartyPayment = false
 
     /// Extensions not `enabled` on this key are ignored, as unknown ones are.
     init(_ extensions: CBORValue?, enabled: Set<String>) throws(CTAPError) {
@@ -37,6 +39,7 @@ struct MakeCredentialExtensions {
             largeBlobKey = true
         }
         minPinLength = try extensions[text: "minPinLength"]?.expectBool("minPinLength") ?? false
+        thirdPartyPayment = try extensions[text: "thirdPartyPayment"]?.expectBool("thirdPartyPayment") ?? false
     }
 }
 

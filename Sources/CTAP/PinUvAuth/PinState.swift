@@ -8,6 +8,8 @@ import Foundation
 struct StoredPin: Sendable, Equatable {
     static let storeName = "pin"
     static let maxRetries = 8
+    /// The longest PIN in bytes: paddedPin is 64 bytes and ends in a zero (§6.5.5.5).
+    static let maxLength = 63
 
     /// LEFT(SHA-256(PIN), 16).
     var hash: [UInt8]?
@@ -16,12 +18,16 @@ struct StoredPin: Sendable, Equatable {
     var forceChange: Bool = false
     /// The PIN's length in code points, so setMinPINLength can tell whether it still complies.
     var length: Int?
+    /// CTAP 2.2's persistentPinUvAuthToken (§6.5.5.7.2, pcmr): made when a platform first asks
+    /// for it, it survives power cycles and lasts until the PIN changes or the key is reset.
+    var persistentToken: [UInt8]?
 
-    enum Key: Int { case hash = 1, retries = 2, minLength = 3, forceChange = 4, length = 5 }
+    enum Key: Int { case hash = 1, retries = 2, minLength = 3, forceChange = 4, length = 5, persistentToken = 6 }
 
     var cbor: CBORValue {
         .keyed([(Key.hash, hash.map(CBORValue.bytes)), (.retries, .int(retries)), (.minLength, .int(minLength)),
-                (.forceChange, .bool(forceChange)), (.length, length.map(CBORValue.int))])
+                (.forceChange, .bool(forceChange)), (.length, length.map(CBORValue.int)),
+                (.persistentToken, persistentToken.map(CBORValue.bytes))])
     }
 
     init() {}
@@ -32,6 +38,7 @@ struct StoredPin: Sendable, Equatable {
         minLength = cbor[Key.minLength]?.intValue ?? 4
         forceChange = cbor[Key.forceChange]?.boolValue ?? false
         length = cbor[Key.length]?.intValue
+        persistentToken = cbor[Key.persistentToken]?.bytesValue
     }
 }
 
