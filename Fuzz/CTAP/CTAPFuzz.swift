@@ -38,33 +38,6 @@ final class FuzzRandom: RandomSource, @unchecked Sendable {
     func rsaKey() -> [UInt8]? { Self.rsaKeys[Int(seeded.bytes(1)[0]) % Self.rsaKeys.count] }
 }
 
-/// Runs an input's async work on the calling thread (libFuzzer's callback is synchronous): a
-/// task executor whose jobs the caller runs until the work is done. A hop to the cooperative
-/// pool and back per input cost more than most commands.
-final class CallerExecutor: TaskExecutor, @unchecked Sendable {
-    private let lock = NSLock()
-    private let ready = DispatchSemaphore(value: 0)
-    private var jobs: [UnownedJob] = []
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        lock.withLock { jobs.append(job) }
-        ready.signal()
-    }
-
-    func run<T>(_ body: @escaping @Sendable () async -> T) -> T {
-        let outcome = Box<T>()
-        Task(executorPreference: self) { outcome.value = await body() }
-        while outcome.value == nil {
-            ready.wait()  // a job from elsewhere (none in practice) is waited for, not spun on
-            let job = lock.withLock { jobs.removeFirst() }
-            job.runSynchronously(on: asUnownedTaskExecutor())
-        }
-        return outcome.value!
-    }
-}
-
-final class Box<T>: @unchecked Sendable { var value: T? }
 let executor = CallerExecutor()
 func blocking<T>(_ body: @escaping @Sendable () async -> T) -> T { executor.run(body) }
 

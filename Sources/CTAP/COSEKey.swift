@@ -28,15 +28,36 @@ public enum COSEAlgorithm: Int, Sendable, CaseIterable, CustomStringConvertible 
 
 /// A credential's private key in clear, as it lives in memory between decryption and signing.
 /// `raw` is the 32-byte scalar (ES256, EdDSA seed), the 48-byte scalar (ES384), or the PKCS#1
-/// DER of an RSA-2048 key (RS256).
+/// DER of an RSA-2048 key (RS256). The key is imported once, which also checks it: importing
+/// costs about half a signature, and a getAssertion used to import it twice.
 public struct CredentialPrivateKey: Sendable {
     public let algorithm: COSEAlgorithm
     public let raw: [UInt8]
+    private let key: Imported
+
+    private enum Imported: @unchecked Sendable {  // swift-crypto's key types are immutable values
+        case p256(P256.Signing.PrivateKey)
+        case p384(P384.Signing.PrivateKey)
+        case ed25519(Curve25519.Signing.PrivateKey)
+        case rsa(_RSA.Signing.PrivateKey)
+    }
 
     public init(algorithm: COSEAlgorithm, raw: [UInt8]) throws(CTAPError) {
         self.algorithm = algorithm
         self.raw = raw
-        _ = try publicKeyCOSE()  // validates the key material once
+        do {
+            switch algorithm {
+            case .es256: key = .p256(try P256.Signing.PrivateKey(rawRepresentation: raw))
+            case .es384: key = .p384(try P384.Signing.PrivateKey(rawRepresentation: raw))
+            case .edDSA: key = .ed25519(try Curve25519.Signing.PrivateKey(rawRepresentation: raw))
+            case .rs256:
+                let rsa = try _RSA.Signing.PrivateKey(derRepresentation: raw)
+                guard rsa.keySizeInBits >= 2048 else { throw CTAPError(.other, "RSA key too small") }
+                key = .rsa(rsa)
+            }
+        } catch {
+            throw CTAPError(.other, "invalid \(algorithm) key material")
+        }
     }
 
     /// A fresh key from the injected random source (so tests are deterministic). RSA keys come
@@ -61,15 +82,11 @@ public struct CredentialPrivateKey: Sendable {
     /// PKCS#1 v1.5 over SHA-256 for RS256.
     public func sign(_ message: [UInt8]) throws(CTAPError) -> [UInt8] {
         do {
-            switch algorithm {
-            case .es256:
-                return Array(try P256.Signing.PrivateKey(rawRepresentation: raw).signature(for: message).derRepresentation)
-            case .es384:
-                return Array(try P384.Signing.PrivateKey(rawRepresentation: raw).signature(for: message).derRepresentation)
-            case .edDSA:
-                return Array(try Curve25519.Signing.PrivateKey(rawRepresentation: raw).signature(for: message))
-            case .rs256:
-                let key = try _RSA.Signing.PrivateKey(derRepresentation: raw)
+            switch key {
+            case .p256(let key): return Array(try key.signature(for: message).derRepresentation)
+            case .p384(let key): return Array(try key.signature(for: message).derRepresentation)
+            case .ed25519(let key): return Array(try key.signature(for: message))
+            case .rsa(let key):
                 return Array(try key.signature(for: SHA256.hash(data: message), padding: .insecurePKCS1v1_5).rawRepresentation)
             }
         } catch {
@@ -79,28 +96,21 @@ public struct CredentialPrivateKey: Sendable {
 
     /// The public key as a COSE_Key map (RFC 9053 EC2/OKP, RFC 8230 RSA; CTAP 2.1 §6.5.6).
     public func publicKeyCOSE() throws(CTAPError) -> CBORValue {
-        do {
-            switch algorithm {
-            case .es256:
-                let point = Array(try P256.Signing.PrivateKey(rawRepresentation: raw).publicKey.x963Representation)
-                return COSEKey.ec2(alg: .es256, curve: .p256, x: Array(point[1...32]), y: Array(point[33...64]))
-            case .es384:
-                let point = Array(try P384.Signing.PrivateKey(rawRepresentation: raw).publicKey.x963Representation)
-                return COSEKey.ec2(alg: .es384, curve: .p384, x: Array(point[1...48]), y: Array(point[49...96]))
-            case .edDSA:
-                let x = Array(try Curve25519.Signing.PrivateKey(rawRepresentation: raw).publicKey.rawRepresentation)
-                return .keyed([(COSEKeyLabel.kty, .int(COSEKeyType.okp.rawValue)), (.alg, .int(COSEAlgorithmIdentifier.edDSA.rawValue)),
-                               (.crv, .int(COSECurve.ed25519.rawValue)), (.x, .bytes(x))])
-            case .rs256:
-                let key = try _RSA.Signing.PrivateKey(derRepresentation: raw)
-                guard key.keySizeInBits >= 2048 else { throw CTAPError(.other, "RSA key too small") }
-                let primitives = try key.publicKey.getKeyPrimitives()
-                // RSA's labels -1 and -2 are n and e (RFC 8230 §4).
-                return .keyed([(COSEKeyLabel.kty, .int(COSEKeyType.rsa.rawValue)), (.alg, .int(COSEAlgorithmIdentifier.rs256.rawValue)),
-                               (.crv, .bytes(Array(primitives.modulus))), (.x, .bytes(Array(primitives.publicExponent)))])
-            }
-        } catch {
-            throw CTAPError(.other, "invalid \(algorithm) key material")
+        switch key {
+        case .p256(let key):
+            let point = Array(key.publicKey.x963Representation)
+            return COSEKey.ec2(alg: .es256, curve: .p256, x: Array(point[1...32]), y: Array(point[33...64]))
+        case .p384(let key):
+            let point = Array(key.publicKey.x963Representation)
+            return COSEKey.ec2(alg: .es384, curve: .p384, x: Array(point[1...48]), y: Array(point[49...96]))
+        case .ed25519(let key):
+            return .keyed([(COSEKeyLabel.kty, .int(COSEKeyType.okp.rawValue)), (.alg, .int(COSEAlgorithmIdentifier.edDSA.rawValue)),
+                           (.crv, .int(COSECurve.ed25519.rawValue)), (.x, .bytes(Array(key.publicKey.rawRepresentation)))])
+        case .rsa(let key):
+            guard let primitives = try? key.publicKey.getKeyPrimitives() else { throw CTAPError(.other, "invalid RSA key material") }
+            // RSA's labels -1 and -2 are n and e (RFC 8230 §4).
+            return .keyed([(COSEKeyLabel.kty, .int(COSEKeyType.rsa.rawValue)), (.alg, .int(COSEAlgorithmIdentifier.rs256.rawValue)),
+                           (.crv, .bytes(Array(primitives.modulus))), (.x, .bytes(Array(primitives.publicExponent)))])
         }
     }
 }

@@ -5,6 +5,7 @@ import CredentialStore
 import Crypto
 import CTAP
 import CTAPHID
+import CTAPTestSupport
 import Foundation
 import Logging
 import VirtualKey
@@ -15,7 +16,22 @@ import Glibc
 let clientDataHash = Array(SHA256.hash(data: Array("bench".utf8)))
 let seconds = Double(ProcessInfo.processInfo.environment["BENCH_SECONDS"] ?? "") ?? 2.0
 
-/// Runs `body` repeatedly for about `seconds` and returns operations per second.
+/// Runs `body` repeatedly for about `seconds` and returns operations per second. (A synchronous
+/// body stays on its thread: an await per call would add an actor hop to what is measured.)
+func rate(_ body: () throws -> Void) rethrows -> Double {
+    for _ in 0..<20 { try body() }  // warm up
+    let clock = ContinuousClock()
+    var count = 0
+    let start = clock.now
+    while clock.now - start < .seconds(seconds) {
+        for _ in 0..<20 { try body() }
+        count += 20
+    }
+    let elapsed = clock.now - start
+    return Double(count) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+}
+
+/// The same for a body that awaits (the authenticator is an actor).
 func rate(_ body: () async throws -> Void) async rethrows -> Double {
     for _ in 0..<20 { try await body() }  // warm up
     let clock = ContinuousClock()
@@ -102,13 +118,43 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
 
 var results: [String: Any] = ["seconds_per_measurement": seconds]
 
+/// `openssl speed`'s sign rates on one core (the machine's signing limit, issue 19), from its
+/// table: "256 bits ecdsa (nistp256) <sign s> <verify s> <sign/s> <verify/s>"; nil without openssl.
+func opensslSignRates() -> [String: Double]? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["openssl", "speed", "-seconds", String(max(1, Int(seconds))), "ecdsap256", "ed25519"]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return nil }
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { return nil }
+    var rates: [String: Double] = [:]
+    for line in text.split(separator: "\n") {
+        let name = line.contains("ecdsa (nistp256)") ? "ES256" : line.contains("EdDSA (Ed25519)") ? "EdDSA" : nil
+        let numbers = line.split(separator: " ").compactMap { Double($0) }
+        if let name, numbers.count >= 3 { rates[name] = numbers[numbers.count - 2] }  // bits, sign/s, verify/s
+    }
+    return rates.count == 2 ? rates : nil
+}
+
+/// Microseconds per call of `body`, from `rate`.
+func microseconds(_ body: () throws -> Void) rethrows -> Double { 1e6 / (try rate(body)) }
+
+// The machine's limit, measured in the same run as everything below.
+let openssl = opensslSignRates()
+if openssl == nil { FileHandle.standardError.write(Data("bench: openssl speed did not run (openssl missing?): no ratios\n".utf8)) }
+results["openssl_speed_sign_ops_per_s"] = openssl ?? [:]
+
 // Raw swift-crypto sign rates, the ceiling for the figures below.
 let message = Array(repeating: UInt8(7), count: 69)
 let p256 = P256.Signing.PrivateKey()
 let ed25519 = Curve25519.Signing.PrivateKey()
 results["swift_crypto_sign_ops_per_s"] = [
-    "ES256": try await rate { _ = try p256.signature(for: message) },
-    "EdDSA": try await rate { _ = try ed25519.signature(for: message) },
+    "ES256": try rate { _ = try p256.signature(for: message) },
+    "EdDSA": try rate { _ = try ed25519.signature(for: message) },
 ]
 
 // In-process: the authenticator core on an in-memory SQLite store.
@@ -127,9 +173,58 @@ for (name, alg) in [("ES256", -7), ("EdDSA", -8)] {
         let response = await authenticator.handle(assertion).response
         precondition(response[0] == 0)
     }
-    inProcess[name] = ["makeCredential_ops_per_s": makeCredentialRate, "getAssertion_ops_per_s": getAssertionRate]
+    // The same with the caller and the authenticator actor on one thread (a task executor the
+    // caller drains): what the core costs without the hops between threads.
+    let oneThread = CallerExecutor()
+    let oneThreadRate = rate {
+        let response = oneThread.run { await authenticator.handle(assertion).response }
+        precondition(response[0] == 0)
+    }
+    inProcess[name] = ["makeCredential_ops_per_s": makeCredentialRate, "getAssertion_ops_per_s": getAssertionRate,
+                       "getAssertion_one_thread_ops_per_s": oneThreadRate]
 }
 results["in_process"] = inProcess
+let getAssertionRates = inProcess.mapValues { ($0 as? [String: Double])?["getAssertion_ops_per_s"] ?? 0 }
+let oneThreadRates = inProcess.mapValues { ($0 as? [String: Double])?["getAssertion_one_thread_ops_per_s"] ?? 0 }
+if let openssl {
+    results["getAssertion_es256_vs_openssl_ratio"] = getAssertionRates["ES256"]! / openssl["ES256"]!
+    results["getAssertion_eddsa_vs_openssl_ratio"] = getAssertionRates["EdDSA"]! / openssl["EdDSA"]!
+    results["getAssertion_one_thread_es256_vs_openssl_ratio"] = oneThreadRates["ES256"]! / openssl["ES256"]!
+    results["getAssertion_one_thread_eddsa_vs_openssl_ratio"] = oneThreadRates["EdDSA"]! / openssl["EdDSA"]!
+}
+
+// The durable store: getAssertion (ES256, non-resident) when every counter is a WAL commit with
+// synchronous=FULL, as a daemon with a state directory has it.
+let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("vfido-bench-\(getpid())")
+defer { try? FileManager.default.removeItem(at: stateDirectory) }
+let diskStore = try SQLiteCredentialStore(directory: stateDirectory)
+let onDisk = try Authenticator(store: diskStore, presence: Approve(), random: SystemRandom(), clock: SystemClock())
+let diskAssertion = getAssertionRequest(credentialId: try credentialId(fromMakeCredential: await onDisk.handle(makeCredentialRequest(alg: -7, rk: false, user: 0)).response))
+let diskRate = await rate {
+    let response = await onDisk.handle(diskAssertion).response
+    precondition(response[0] == 0)
+}
+results["on_disk_getAssertion_es256_ops_per_s"] = diskRate
+if let openssl { results["on_disk_getAssertion_es256_vs_openssl_ratio"] = diskRate / openssl["ES256"]! }
+
+// Where an ES256 getAssertion's time goes, piece by piece (microseconds per call).
+let sealer = CredentialIDSealer(masterKey: Array(SHA256.hash(data: Array("bench".utf8))))
+let rpIdHash = Array(SHA256.hash(data: Array("bench.example".utf8)))
+let sealedId = try sealer.seal(CredentialSource(key: p256.rawRepresentation.withUnsafeBytes { Array($0) }, algorithm: .es256,
+                                                isResident: false, credProtect: 1), rpIdHash: rpIdHash, nonce: Array(repeating: 1, count: 12))
+let memoryStore = try SQLiteCredentialStore.inMemory()
+let request = getAssertionRequest(credentialId: sealedId)
+results["getAssertion_es256_parts_us"] = [
+    "whole_in_memory": 1e6 / getAssertionRates["ES256"]!,
+    "whole_in_memory_one_thread": 1e6 / oneThreadRates["ES256"]!,
+    "open_sealed_credential_id": try microseconds { precondition(sealer.open(sealedId, rpIdHash: rpIdHash) != nil) },
+    "import_p256_key": try microseconds { _ = try P256.Signing.PrivateKey(rawRepresentation: p256.rawRepresentation) },
+    "sign_p256": try microseconds { _ = try p256.signature(for: message) },
+    "counter_in_memory": try microseconds { _ = try memoryStore.incrementSignCount() },
+    "counter_on_disk": try microseconds { _ = try diskStore.incrementSignCount() },
+    "parse_request_cbor": try microseconds { _ = try CBORReader.decode(Array(request.dropFirst())) },
+    "sha256_client_data": try microseconds { _ = SHA256.hash(data: request) },
+]
 
 // UDP round trip: a real daemon on loopback, one getAssertion per round trip.
 LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
