@@ -100,8 +100,8 @@ extension Authenticator {
         guard grantablePermissions.isSuperset(of: permissions) else {
             throw CTAPError(.unauthorizedPermission, "permissions 0x\(String(requested, radix: 16))")
         }
-        // CTAP 2.2 §6.5.5.7.2: the persistent token is asked for alone (deployed 2.2 keys answer
-        // a mix so; docs/conformance.md).
+        // CTAP 2.2 §6.5.5.7.2: the persistent token is a grant of its own, asked for alone
+        // (RS-Key reads it so too; docs/conformance.md).
         if permissions.contains(.persistentCredentialManagementReadOnly) && permissions != .persistentCredentialManagementReadOnly {
             throw CTAPError(.unauthorizedPermission, "pcmr cannot be combined with other permissions")
         }
