@@ -33,6 +33,13 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
     private let db: SQLiteDatabase
     private let storageKey: SymmetricKey
     private let lock = NSLock()  // serialises use of the connection
+    /// The global sign counter's values are reserved on disk a block at a time and handed out
+    /// from memory: the stored value is never below a value handed out, so after a crash the
+    /// counter resumes above every one of them (it may skip ahead, never go back), and an
+    /// assertion costs no commit. `signCountNext` 0: nothing reserved since the store opened.
+    static let signCountBlock: Int64 = 256
+    private var signCountNext: Int64 = 0
+    private var signCountReserved: Int64 = 0
 
     /// Opens (creating if needed) the store in `directory`; its storage key is opened (or, for a
     /// new store, written) with `protection`.
@@ -205,12 +212,18 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
 
     public func incrementSignCount() throws -> UInt32 {
         try locked {
-            let rows = try db.query("""
-                INSERT INTO counters (name, value) VALUES ('signCount', 1)
-                ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value
-                """)
-            guard let value = rows.first?.first?.int else { throw CredentialStoreError.corrupt("sign counter") }
-            return UInt32(truncatingIfNeeded: value)
+            if signCountNext == 0 || signCountNext > signCountReserved {
+                let block = Self.signCountBlock
+                let rows = try db.query("""
+                    INSERT INTO counters (name, value) VALUES ('signCount', ?)
+                    ON CONFLICT (name) DO UPDATE SET value = value + ? RETURNING value
+                    """, [.int(block), .int(block)])
+                guard let reserved = rows.first?.first?.int else { throw CredentialStoreError.corrupt("sign counter") }
+                signCountReserved = reserved
+                signCountNext = reserved - block + 1
+            }
+            defer { signCountNext += 1 }
+            return UInt32(truncatingIfNeeded: signCountNext)
         }
     }
 
@@ -377,6 +390,8 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
             try db.transaction {
                 try db.execute("DELETE FROM credentials; DELETE FROM detached_keys; DELETE FROM secrets; DELETE FROM counters;")
             }
+            signCountNext = 0  // the counter starts again from a new reservation
+            signCountReserved = 0
         }
     }
 

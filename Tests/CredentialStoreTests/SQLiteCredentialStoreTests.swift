@@ -1,6 +1,7 @@
 import CSQLite
 import CTAP
 import Foundation
+import SQLite
 import Testing
 @testable import CredentialStore
 
@@ -95,5 +96,23 @@ func mode(_ url: URL) throws -> Int {
         #expect(try store.allResidentCredentials().isEmpty)
         #expect(try store.loadSecret("device") == nil)
         #expect(try store.incrementSignCount() == 1)
+    }
+
+    /// Counter values are reserved on disk a block at a time: a store opened again (after a
+    /// crash, say) goes on above every value handed out, and the file never holds less.
+    @Test func signCountBlocksNeverLetTheCounterGoBack() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var handedOut: [UInt32] = []
+        for _ in 0..<3 {
+            let store = try SQLiteCredentialStore(directory: dir)
+            for _ in 0..<300 { handedOut.append(try store.incrementSignCount()) }  // more than a block
+            let stored = try store.rowsWritten()  // two reservations in this store, not 300 commits
+            #expect(stored == 2)
+        }
+        #expect(zip(handedOut, handedOut.dropFirst()).allSatisfy { $0 < $1 })
+        let file = try SQLiteDatabase(path: dir.appendingPathComponent(SQLiteCredentialStore.databaseName).path)
+        let onDisk = try #require(try file.query("SELECT value FROM counters WHERE name = 'signCount'").first?.first?.int)
+        #expect(onDisk >= Int64(handedOut.last!))
     }
 }
