@@ -59,8 +59,9 @@ let structuredCommand: CTAPCommand? = ProcessInfo.processInfo.environment["FUZZ_
 /// One store and one authenticator for every input, reset in place between them (a fresh
 /// SQLite store and authenticator per input cost most of the time). The store is put back to
 /// the template when the input wrote to it (deleting every row, writing the template, checking
-/// that the tables hold exactly the template's rows); the authenticator then reads its stored
-/// state again and forgets its per-boot state, with the randomness rewound. The replayer checks
+/// that the tables hold exactly the template's rows) and the authenticator reads its stored
+/// state again; an input that wrote nothing leaves only per-boot state behind, which a power
+/// cycle forgets. The randomness is rewound either way. The replayer checks
 /// that this leaks nothing: every input there also runs on a fresh store and authenticator, and
 /// must answer the same (`Trace`).
 final class Fixture: @unchecked Sendable {

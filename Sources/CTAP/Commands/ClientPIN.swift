@@ -123,12 +123,11 @@ extension Authenticator {
     /// persistent token instead (made on first request), and the session's token is untouched.
     func issueToken(permissions: TokenPermissions, rpId: String?, proto: PinUvAuthProtocol, shared: [UInt8]) throws(CTAPError) -> ClientPINResponse {
         if permissions == .persistentCredentialManagementReadOnly {
-            let token = pin.persistentToken ?? random.bytes(32)
             if pin.persistentToken == nil {
-                pin.persistentToken = token
+                pin.persistentToken = random.bytes(32)
                 try savePin()
             }
-            return ClientPINResponse(pinUvAuthToken: try proto.encrypt(key: shared, token, iv: random.bytes(16)))
+            return ClientPINResponse(pinUvAuthToken: try proto.encrypt(key: shared, pin.persistentToken!, iv: random.bytes(16)))
         }
         pinSession.resetToken(random)
         pinSession.tokenInUse = true

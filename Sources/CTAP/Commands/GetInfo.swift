@@ -172,6 +172,7 @@ extension Authenticator {
     func encryptedForPersistentToken(_ value: [UInt8], token: [UInt8], info: String) -> [UInt8]? {
         let key = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: token), salt: [UInt8](repeating: 0, count: 32),
                                          info: Array(info.utf8), outputByteCount: 16).withUnsafeBytes { Array($0) }
+        // Protocol two's layout (IV, then CBC without padding); a 16-byte key makes it AES-128.
         return try? PinUvAuthProtocol.two.encrypt(key: key, value, iv: random.bytes(16))
     }
 
