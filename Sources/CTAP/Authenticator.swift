@@ -42,6 +42,11 @@ public struct AuthenticatorConfig: Sendable {
     public var getInfoOmits: Set<GetInfoKey> = []
     /// Deviations a real key has (none by default).
     public var quirks = KeyQuirks()
+    /// CTAP 2.2's PIN complexity policy (with the 2.2 additions): enforced from the start and
+    /// again after a reset (authenticatorConfig can turn it on later), and the URL getInfo
+    /// names for it (0x1C; none by default).
+    public var pinComplexityPolicyByDefault = false
+    public var pinComplexityPolicyURL: String?
 
     /// vfido's AAGUID: fixed so relying parties can recognise the model.
     public static let defaultAAGUID: [UInt8] = [
@@ -126,7 +131,7 @@ public actor Authenticator {
         self.credentialSecrets = CredentialSecrets(masterKey: secrets.masterKey)
         self.poweredOnAt = clock.now
         pin = try Self.storedPin(store)
-        settings = try Self.storedSettings(store)
+        settings = try Self.storedSettings(store, config)
         pinSession = PinUvSession(random: random)
     }
 
@@ -134,8 +139,9 @@ public actor Authenticator {
         try loadStored(StoredPin.storeName, store: store).map(StoredPin.init(cbor:)) ?? StoredPin()
     }
 
-    static func storedSettings(_ store: CredentialStore) throws(CTAPError) -> DeviceSettings {
-        try loadStored(DeviceSettings.storeName, store: store).map(DeviceSettings.init(cbor:)) ?? DeviceSettings()
+    static func storedSettings(_ store: CredentialStore, _ config: AuthenticatorConfig) throws(CTAPError) -> DeviceSettings {
+        let defaults = DeviceSettings(config)
+        return try loadStored(DeviceSettings.storeName, store: store).map { DeviceSettings(cbor: $0, defaults: defaults) } ?? defaults
     }
 
     static func loadStored(_ name: String, store: CredentialStore) throws(CTAPError) -> CBORValue? {
@@ -242,12 +248,12 @@ public actor Authenticator {
         asking.verification = true
         switch await presence.confirm(asking) {
         case .approved:
-            if settings.uvRetries != DeviceSettings.maxUVRetries {
-                settings.uvRetries = DeviceSettings.maxUVRetries
-                try saveSettings()
-            }
+            settings.uvRetries = DeviceSettings.maxUVRetries
+            settings.uvCountSinceLastPinEntry += 1
+            try saveSettings()
         case .denied:
             settings.uvRetries -= 1
+            settings.uvCountSinceLastPinEntry += 1
             try saveSettings()
             throw CTAPError(settings.uvRetries == 0 ? .uvBlocked : .uvInvalid, "user verification refused, \(settings.uvRetries) left")
         case .timedOut: throw CTAPError(.userActionTimeout, "user verification timed out")
@@ -270,7 +276,7 @@ public actor Authenticator {
         }
         secrets = stored
         pin = try Self.storedPin(store)
-        settings = try Self.storedSettings(store)
+        settings = try Self.storedSettings(store, config)
         powerCycle()
     }
 

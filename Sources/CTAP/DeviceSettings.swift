@@ -15,16 +15,30 @@ struct DeviceSettings: Sendable, Equatable {
     var minPinLengthRPIDs: [String] = []
     /// Built-in UV attempts left before it blocks (getUVRetries).
     var uvRetries = DeviceSettings.maxUVRetries
+    /// Built-in UV operations since the PIN was last entered, refused ones included (CTAP 2.2
+    /// getInfo 0x17): a platform may ask for the PIN now and then so the user keeps it in mind.
+    var uvCountSinceLastPinEntry = 0
+    /// New PINs must pass the PIN complexity policy (CTAP 2.2 getInfo 0x1B; `PinComplexity`).
+    var pinComplexityPolicy = false
 
-    enum Key: Int { case alwaysUv = 1, enterpriseAttestation = 2, minPinLengthRPIDs = 3, uvRetries = 4 }
+    enum Key: Int {
+        case alwaysUv = 1, enterpriseAttestation = 2, minPinLengthRPIDs = 3, uvRetries = 4, uvCountSinceLastPinEntry = 5
+        case pinComplexityPolicy = 6
+    }
 
-    init() {}
+    /// What a new or reset key starts with: the key's pre-configured complexity policy.
+    init(_ config: AuthenticatorConfig) {
+        pinComplexityPolicy = config.pinComplexityPolicyByDefault && config.features.hasCTAP2_2Additions
+    }
 
-    init(cbor: CBORValue) {
+    /// Members a store written before they existed lacks take `defaults`' values.
+    init(cbor: CBORValue, defaults: DeviceSettings) {
         alwaysUv = cbor[Key.alwaysUv]?.boolValue ?? false
         enterpriseAttestation = cbor[Key.enterpriseAttestation]?.boolValue ?? false
         minPinLengthRPIDs = cbor[Key.minPinLengthRPIDs]?.arrayValue?.compactMap(\.textValue) ?? []
         uvRetries = cbor[Key.uvRetries]?.intValue ?? Self.maxUVRetries
+        uvCountSinceLastPinEntry = cbor[Key.uvCountSinceLastPinEntry]?.intValue ?? 0
+        pinComplexityPolicy = cbor[Key.pinComplexityPolicy]?.boolValue ?? defaults.pinComplexityPolicy
     }
 
     var cbor: CBORValue {
@@ -33,6 +47,8 @@ struct DeviceSettings: Sendable, Equatable {
             (Key.enterpriseAttestation, .bool(enterpriseAttestation)),
             (Key.minPinLengthRPIDs, .array(minPinLengthRPIDs.map(CBORValue.text))),
             (Key.uvRetries, .int(uvRetries)),
+            (Key.uvCountSinceLastPinEntry, .int(uvCountSinceLastPinEntry)),
+            (Key.pinComplexityPolicy, .bool(pinComplexityPolicy)),
         ])
     }
 }

@@ -50,9 +50,9 @@ public struct KeyFeatures: Sendable, Equatable {
 
     /// The extensions vfido implements.
     public static let allExtensions: Set<String> = ["credBlob", "credProtect", "hmac-secret", "hmac-secret-mc", "largeBlobKey", "minPinLength",
-                                                   "thirdPartyPayment"]
+                                                   "pinComplexityPolicy", "thirdPartyPayment"]
     /// The extensions CTAP 2.2 adds that vfido has: only with the 2.2 additions.
-    public static let ctap2_2Extensions: Set<String> = ["thirdPartyPayment"]
+    public static let ctap2_2Extensions: Set<String> = ["pinComplexityPolicy", "thirdPartyPayment"]
     /// The extensions CTAP 2.0 defines.
     public static let ctap2_0Extensions: Set<String> = ["credProtect", "hmac-secret"]
 

@@ -32,7 +32,8 @@ public enum GetInfoKey: Int, Sendable, CaseIterable {
     case minPINLength = 0x0D, firmwareVersion = 0x0E, maxCredBlobLength = 0x0F, maxRPIDsForSetMinPINLength = 0x10
     case preferredPlatformUvAttempts = 0x11, uvModality = 0x12, remainingDiscoverableCredentials = 0x14
     // CTAP 2.2
-    case attestationFormats = 0x16, longTouchForReset = 0x18, encIdentifier = 0x19, transportsForReset = 0x1A
+    case attestationFormats = 0x16, uvCountSinceLastPinEntry = 0x17, longTouchForReset = 0x18, encIdentifier = 0x19
+    case transportsForReset = 0x1A, pinComplexityPolicy = 0x1B, pinComplexityPolicyURL = 0x1C
     case maxPINLength = 0x1D, encCredStoreState = 0x1E, authenticatorConfigCommands = 0x1F
 }
 
@@ -73,7 +74,11 @@ public enum CredentialManagementResponseKey: Int, Sendable {
 
 public enum ConfigSubCommand: Int, Sendable, CaseIterable { case enableEnterpriseAttestation = 0x01, toggleAlwaysUv = 0x02, setMinPINLength = 0x03 }
 
-public enum SetMinPINLengthKey: Int, Sendable { case newMinPINLength = 0x01, minPinLengthRPIDs = 0x02, forceChangePin = 0x03 }
+public enum SetMinPINLengthKey: Int, Sendable {
+    case newMinPINLength = 0x01, minPinLengthRPIDs = 0x02, forceChangePin = 0x03
+    /// CTAP 2.2.
+    case pinComplexityPolicy = 0x04
+}
 
 /// authenticatorLargeBlobs (§6.10).
 public enum LargeBlobsKey: Int, Sendable {

@@ -196,6 +196,15 @@ struct Serve: AsyncParsableCommand {
         valueName: "rp-id"))
     var enterpriseRp: [String] = []
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Enforce the CTAP 2.2 PIN complexity policy from the start and after every reset.",
+        discussion: "New PINs of one repeated character, of consecutive characters or on a list of the commonest PINs are refused with CTAP2_ERR_PIN_POLICY_VIOLATION (docs/conformance.md). Without this flag, authenticatorConfig's setMinPINLength can turn the policy on."))
+    var pinComplexityPolicy = false
+
+    @Option(name: .long, help: ArgumentHelp(
+        "The URL getInfo names for the PIN complexity policy (pinComplexityPolicyURL).", valueName: "url"))
+    var pinComplexityPolicyUrl: String?
+
     @Option(name: .long, help: ArgumentHelp(
         "authenticatorReset is allowed only this many seconds after start, as on a real key; 0 allows it at any time.",
         valueName: "seconds"))
@@ -214,6 +223,9 @@ struct Serve: AsyncParsableCommand {
         if let n = maxMessageSize, !(64...65536).contains(n) { throw ValidationError("--max-message-size must be 64 to 65536") }
         if let n = maxCredentialCountInList, !(1...64).contains(n) { throw ValidationError("--max-credential-count-in-list must be 1 to 64") }
         if let n = maxCredentialIdLength, !(16...1023).contains(n) { throw ValidationError("--max-credential-id-length must be 16 to 1023") }
+        if let url = pinComplexityPolicyUrl, !(url.hasPrefix("https://") || url.hasPrefix("http://")) || url.utf8.count > 255 {
+            throw ValidationError("--pin-complexity-policy-url must be an http(s) URL of at most 255 bytes")
+        }
         if faultReplay != nil && !faultRules.isEmpty { throw ValidationError("--fault-replay applies a log's faults; give it without --fault") }
         if !allowRemote {
             if !noUdp && !udp.isLoopback {
@@ -288,6 +300,8 @@ struct Serve: AsyncParsableCommand {
         configuration.authenticator.attestation = attestation
         if builtinUv { configuration.authenticator.builtInUV = true }
         configuration.authenticator.enterpriseAttestationRPIDs = enterpriseRp
+        configuration.authenticator.pinComplexityPolicyByDefault = pinComplexityPolicy
+        configuration.authenticator.pinComplexityPolicyURL = pinComplexityPolicyUrl
         configuration.authenticator.resetWindow = resetWindow == 0 ? nil : .seconds(resetWindow)
         if !noUdp && !udp.isLoopback {
             logger.warning("UDP is listening on \(udp), beyond loopback: anyone who can reach it can use the keys")

@@ -21,7 +21,7 @@ import CTAPWire
             ("setMinPINLength", true), ("makeCredUvNotRqd", true), ("credentialMgmtPreview", true),
         ]))
         #expect(info2[int: 2] == .array(["credBlob", "credProtect", "hmac-secret", "largeBlobKey", "minPinLength", "hmac-secret-mc",
-                                         "thirdPartyPayment"]))
+                                         "thirdPartyPayment", "pinComplexityPolicy"]))
         #expect(info2[int: 0x0B] == 4096)
         #expect(info2[int: 0x0F] == 32)
         #expect(info2[int: 0x10] == 8)
@@ -40,8 +40,10 @@ import CTAPWire
         ]))
         #expect(info2[int: 14] == .int(0x0001_0000))
         // CTAP 2.2 members; the encrypted ones only once a persistent token exists.
-        #expect(info2[int: 0x16] == .array(["packed", "none"]))
+        #expect(info2[int: 0x16] == .array(["packed"]))  // "none" is implied, never listed
+        #expect(info2[int: 0x17] == nil)  // no built-in UV
         #expect(info2[int: 0x18] == false)
+        #expect(info2[int: 0x1B] == false && info2[int: 0x1C] == nil)
         #expect(info2[int: 0x1A] == .array(["usb"]))
         #expect(info2[int: 0x1D] == 63)
         #expect(info2[int: 0x1F] == .array([1, 2, 3]))
@@ -61,21 +63,28 @@ import CTAPWire
         #expect(try await f.call(0x04).1?[int: 4]?[text: "clientPin"] == true)
     }
 
+    /// CTAP 2.2 §6.4: "none" is implied and must not be listed, and the list is never empty.
+    @Test func aKeyThatOnlyAttestsNoneListsNoFormat() async throws {
+        #expect(try await Fixture(attestation: .none).call(0x04).1?[int: 0x16] == nil)
+        #expect(try await Fixture(attestation: .self).call(0x04).1?[int: 0x16] == .array(["packed"]))
+    }
+
     @Test func everyListIsInCanonicalOrder() async throws {
         let f = try Fixture()
         let (_, info) = try await f.call(0x04)
         let members = try #require(info?.mapValue)
         var lists = 0
         for member in members {
-            // attestationFormats names the default first (CTAP 2.2 §6.4), so it keeps its order.
-            guard let items = member.value.arrayValue, member.key != .int(0x16) else { continue }
+            guard let items = member.value.arrayValue else { continue }
             lists += 1
             let encoded = items.map(\.encoded)
             for (a, b) in zip(encoded, encoded.dropFirst()) {
                 #expect(CBORWriter.canonicalOrder(a, b) == .orderedAscending, "getInfo member \(member.key): \(a.hex) before \(b.hex)")
             }
         }
-        #expect(lists == 7)  // versions, extensions, pinUvAuthProtocols, transports, algorithms, transportsForReset, authenticatorConfigCommands
+        // versions, extensions, pinUvAuthProtocols, transports, algorithms, attestationFormats, transportsForReset,
+        // authenticatorConfigCommands
+        #expect(lists == 8)
     }
 
     @Test func unknownCommandsAreInvalidCommand() async throws {

@@ -169,3 +169,97 @@ import CTAPWire
         #expect(flags[.bytes([1])] == true && flags[.bytes([2])] == false)
     }
 }
+
+/// CTAP 2.2's PIN complexity policy: getInfo says whether it is enforced (0x1B) and where it is
+/// described (0x1C); setMinPINLength turns it on, only a reset turns it off; the extension
+/// tells the RPs minPinLength reports to.
+@Suite struct PinComplexityPolicy {
+    static func setMinPINLength(_ f: Fixture, _ params: [(Int, CBORValue?)]) async throws -> CTAPStatus {
+        try await f.call(0x0D, .intMap([(1, 3), (2, .intMap(params))])).0
+    }
+
+    @Test func onlyNewPinsThatPassAreTaken() async throws {
+        let f = try Fixture()
+        #expect(try await f.call(0x04).1?[int: 0x1B] == false)
+        #expect(try await f.call(0x04).1?[int: 0x1C] == nil)
+        #expect(try await Self.setMinPINLength(f, [(4, 1)]) == .cborUnexpectedType)
+        #expect(try await Self.setMinPINLength(f, [(4, false)]) == .ok)  // off already: nothing to do
+        #expect(try await f.call(0x04).1?[int: 0x1B] == false)
+        #expect(try await Self.setMinPINLength(f, [(4, true)]) == .ok)
+        #expect(try await f.call(0x04).1?[int: 0x1B] == true)
+        #expect(try await Self.setMinPINLength(f, [(4, false)]) == .pinPolicyViolation)
+        #expect(try await f.call(0x04).1?[int: 0x1B] == true)
+        for weak in ["11111111", "12345678", "87654321", "abcdef", "Password", "112233", "aaaa"] {
+            #expect(try await PlatformPin.setPIN(f, weak, version: 2) == .pinPolicyViolation, "\(weak)")
+        }
+        #expect(try await PlatformPin.retries(f).0 == .pinNotSet)  // nothing was stored
+        #expect(try await PlatformPin.setPIN(f, "7391", version: 2) == .ok)
+        #expect(try await PlatformPin.changePIN(f, from: "7391", to: "4444", version: 2) == .pinPolicyViolation)
+        #expect(try await PlatformPin.changePIN(f, from: "7391", to: "8264", version: 2) == .ok)
+        #expect(try await PlatformPin.token(f, "8264", version: 2).0 == .ok)
+        try await f.authenticator.factoryReset()
+        #expect(try await f.call(0x04).1?[int: 0x1B] == false)
+        #expect(try await PlatformPin.setPIN(f, "1111", version: 2) == .ok)
+    }
+
+    @Test func aKeyCanBeMadeWithThePolicyAndKeepsItAcrossResets() async throws {
+        var config = AuthenticatorConfig()
+        config.pinComplexityPolicyByDefault = true
+        config.pinComplexityPolicyURL = "https://example.com/pin-policy"
+        let f = try Fixture(config: config)
+        #expect(try await f.call(0x04).1?[int: 0x1B] == true)
+        #expect(try await f.call(0x04).1?[int: 0x1C] == .bytes(Array("https://example.com/pin-policy".utf8)))
+        try await f.authenticator.factoryReset()
+        #expect(try await f.call(0x04).1?[int: 0x1B] == true)
+        #expect(try await PlatformPin.setPIN(f, "2222", version: 2) == .pinPolicyViolation)
+
+        // A model without the 2.2 additions has no policy and ignores the parameter, as 2.1 keys do.
+        config.features.ctap2_2Additions = false
+        let plain = try Fixture(config: config)
+        #expect(try await plain.call(0x04).1?[int: 0x1B] == nil)
+        #expect(try await Self.setMinPINLength(plain, [(4, true)]) == .ok)
+        #expect(try await PlatformPin.setPIN(plain, "2222", version: 2) == .ok)
+    }
+
+    @Test func theExtensionTellsOnlyTheRPsMinPinLengthTellsToo() async throws {
+        let f = try Fixture()
+        #expect(try await Self.setMinPINLength(f, [(2, .array(["example.com"])), (4, true)]) == .ok)
+        for (rpId, expected) in [("example.com", CBORValue.bool(true)), ("other.example", nil)] {
+            let request = makeCredentialRequest(rpId: rpId) + [(6, .textMap([("pinComplexityPolicy", true)]))]
+            let made = try await f.call(0x01, .intMap(request)).1
+            let outputs = try ThirdPartyPayment.outputs(try #require(made?[int: 2]?.bytesValue), attested: true)
+            #expect(outputs?[text: "pinComplexityPolicy"] == expected, "\(rpId)")
+        }
+        let bad = makeCredentialRequest() + [(6, .textMap([("pinComplexityPolicy", "yes")]))]
+        #expect(try await f.call(0x01, .intMap(bad)).0 == .cborUnexpectedType)
+    }
+}
+
+/// CTAP 2.2 getInfo 0x17: built-in UV operations, refused ones too, since the PIN was last
+/// entered; kept across power cycles; absent without built-in UV.
+@Suite struct UVCountSinceLastPinEntry {
+    @Test func countsUVAndStartsAgainAtEachPinEntry() async throws {
+        #expect(try await Fixture().call(0x04).1?[int: 0x17] == nil)
+        let f = try Fixture(builtInUV: true)
+        func count() async throws -> CBORValue? { try await f.call(0x04).1?[int: 0x17] }
+        #expect(try await count() == 0)
+        let verified = makeCredentialRequest(options: [("uv", true)])
+        #expect(try await f.call(0x01, .intMap(verified)).0 == .ok)
+        #expect(try await count() == 1)
+        f.presence.answer = .denied
+        #expect(try await f.call(0x01, .intMap(verified)).0 == .uvInvalid)
+        #expect(try await count() == 2)
+        f.presence.answer = .timedOut  // no UV was attempted
+        #expect(try await f.call(0x01, .intMap(verified)).0 == .userActionTimeout)
+        #expect(try await count() == 2)
+        f.presence.answer = .approved
+        #expect(try await PlatformPin.setPIN(f, "1234", version: 2) == .ok)
+        #expect(try await count() == 0)
+        #expect(try await f.call(0x01, .intMap(verified)).0 == .ok)
+        let again = try Authenticator(config: AuthenticatorConfig(builtInUV: true), store: f.store, presence: f.presence,
+                                      random: SeededRandom(), clock: f.clock)
+        #expect(try CBORReader.decode(Array(await again.handle([0x04]).response.dropFirst()))[int: 0x17] == 1)
+        #expect(try await PlatformPin.token(f, "1234", version: 2).0 == .ok)
+        #expect(try await count() == 0)
+    }
+}

@@ -162,6 +162,60 @@ def test_refused_builtin_uv_counts_down_and_blocks(start_daemon):
     assert ClientPin(Ctap2(d.device()), PinProtocolV1()).get_uv_retries() == 0  # persisted
 
 
+def test_uv_count_since_last_pin_entry(start_daemon):
+    """CTAP 2.2 getInfo uvCountSinceLastPinEntry: every built-in UV, refused ones too, until the
+    PIN is entered; kept across a restart; absent on a key without built-in UV."""
+    assert Ctap2(start_daemon().device()).get_info().uv_count_since_pin is None
+    d = start_daemon("--builtin-uv")
+    ctap2 = Ctap2(d.device())
+    assert ctap2.get_info().uv_count_since_pin == 0
+    cp = ClientPin(ctap2, PinProtocolV2())
+    cp.get_uv_token(ClientPin.PERMISSION.MAKE_CREDENTIAL)
+    make(ctap2, options={"uv": True})
+    assert ctap2.get_info().uv_count_since_pin == 2
+    d.restart()
+    ctap2 = Ctap2(d.device())
+    assert ctap2.get_info().uv_count_since_pin == 2
+    cp = ClientPin(ctap2, PinProtocolV2())
+    cp.set_pin(PIN)
+    assert ctap2.get_info().uv_count_since_pin == 0
+    make(ctap2, options={"uv": True})
+    assert ctap2.get_info().uv_count_since_pin == 1
+    cp.get_pin_token(PIN, ClientPin.PERMISSION.MAKE_CREDENTIAL, RP_ID)
+    assert ctap2.get_info().uv_count_since_pin == 0
+
+    refused = Ctap2(start_daemon("--builtin-uv", "--presence", "deny").device())
+    with pytest.raises(CtapError):
+        make(refused, options={"uv": True})
+    assert refused.get_info().uv_count_since_pin == 1
+
+
+def test_pin_complexity_policy(start_daemon):
+    """CTAP 2.2 pinComplexityPolicy through python-fido2's Config and ClientPin: setMinPINLength
+    turns it on (getInfo 0x1B), weak new PINs are refused, only a reset turns it off."""
+    ctap2 = Ctap2(start_daemon().device())
+    assert ctap2.info.pin_complexity_policy is False and ctap2.info.pin_complexity_policy_url is None
+    Config(ctap2).set_min_pin_length(pin_complexity_policy=True)
+    assert ctap2.get_info().pin_complexity_policy is True
+    cp = ClientPin(ctap2, PinProtocolV2())
+    for weak in ("11111111", "123456", "password"):
+        with pytest.raises(CtapError) as e:
+            cp.set_pin(weak)
+        assert e.value.code == CtapError.ERR.PIN_POLICY_VIOLATION
+    with pytest.raises(CtapError) as e:
+        cp.set_pin(PIN)  # "1234", a run
+    assert e.value.code == CtapError.ERR.PIN_POLICY_VIOLATION
+    cp.set_pin("7391")
+    with pytest.raises(CtapError) as e:
+        cp.change_pin("7391", "98765")
+    assert e.value.code == CtapError.ERR.PIN_POLICY_VIOLATION
+    cp.get_pin_token("7391")  # the PIN is unchanged
+
+    preset = Ctap2(start_daemon("--pin-complexity-policy", "--pin-complexity-policy-url", "https://example.com/pins").device())
+    assert preset.info.pin_complexity_policy is True
+    assert preset.info.pin_complexity_policy_url == b"https://example.com/pins"
+
+
 def test_uv_token_without_builtin_uv_is_not_allowed(daemon):
     cp = ClientPin(Ctap2(daemon.device()), PinProtocolV2())
     for call in (lambda: cp.get_uv_token(ClientPin.PERMISSION.MAKE_CREDENTIAL), cp.get_uv_retries):

@@ -56,9 +56,10 @@ def test_get_info_fields(daemon):
                             "makeCredUvNotRqd": True, "credMgmt": True, "credentialMgmtPreview": True, "alwaysUv": False,
                             "authnrCfg": True, "largeBlobs": True, "setMinPINLength": True, "ep": False, "perCredMgmtRO": True}
     assert info.extensions == ["credBlob", "credProtect", "hmac-secret", "largeBlobKey", "minPinLength", "hmac-secret-mc",
-                               "thirdPartyPayment"]
+                               "thirdPartyPayment", "pinComplexityPolicy"]
     # CTAP 2.2 members (the encrypted ones wait for a persistent token)
-    assert info.attestation_formats == ["packed", "none"] and info.transports_for_reset == ["usb"]
+    assert info.attestation_formats == ["packed"] and info.transports_for_reset == ["usb"]  # "none" is implied
+    assert info.pin_complexity_policy is False and info.uv_count_since_pin is None
     assert info.max_pin_length == 63 and info.authenticator_config_commands == [1, 2, 3]
     assert info.long_touch_for_reset is False and info.enc_identifier is None and info.enc_cred_store_state is None
     assert info.max_large_blob == 4096 and info.max_cred_blob_length == 32 and info.max_rpids_for_min_pin == 8

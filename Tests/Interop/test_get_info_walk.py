@@ -209,10 +209,18 @@ def ext_third_party_payment(ctap2):
     assert assert_one(ctap2, other, extensions={"thirdPartyPayment": True}).auth_data.extensions == {"thirdPartyPayment": False}
 
 
+def ext_pin_complexity_policy(ctap2):
+    Config(ctap2).set_min_pin_length(rp_ids=[RP_ID], pin_complexity_policy=True)
+    assert make(ctap2, extensions={"pinComplexityPolicy": True}).auth_data.extensions == {"pinComplexityPolicy": True}
+    with pytest.raises(CtapError) as e:  # and it is enforced
+        ClientPin(ctap2, PinProtocolV2()).set_pin("11111111")
+    assert e.value.code == CtapError.ERR.PIN_POLICY_VIOLATION
+
+
 EXTENSIONS = {
     "credProtect": ext_cred_protect, "credBlob": ext_cred_blob, "hmac-secret": ext_hmac_secret,
     "hmac-secret-mc": ext_hmac_secret_mc, "largeBlobKey": ext_large_blob_key, "minPinLength": ext_min_pin_length,
-    "thirdPartyPayment": ext_third_party_payment,
+    "thirdPartyPayment": ext_third_party_payment, "pinComplexityPolicy": ext_pin_complexity_policy,
 }
 
 

@@ -154,6 +154,7 @@ extension Authenticator {
         pin.forceChange = false
         pin.persistentToken = nil
         try savePin()
+        try pinEntered()
         emit(.pinSet)
     }
 
@@ -228,10 +229,18 @@ extension Authenticator {
         pin.retries = StoredPin.maxRetries
         pinSession.consecutiveMismatches = 0
         try savePin()
+        try pinEntered()
+    }
+
+    /// The user just entered the right PIN (or set one): built-in UV counts from zero again.
+    func pinEntered() throws(CTAPError) {
+        guard settings.uvCountSinceLastPinEntry != 0 else { return }
+        settings.uvCountSinceLastPinEntry = 0
+        try saveSettings()
     }
 
     /// Decrypts and checks a new PIN: 64 bytes padded with zeros, at most 63 bytes of UTF-8, at
-    /// least minPINLength code points.
+    /// least minPINLength code points, and the complexity policy while it is enforced.
     func decryptNewPin(_ newPinEnc: [UInt8], proto: PinUvAuthProtocol, shared: [UInt8]) throws(CTAPError) -> [UInt8] {
         // §6.5.5.5 steps 6 and 7 (§6.5.5.6 steps 9 and 10).
         guard let padded = proto.decrypt(key: shared, newPinEnc) else { throw CTAPError(.pinAuthInvalid, "newPinEnc does not decrypt") }
@@ -242,6 +251,9 @@ extension Authenticator {
         guard let text = String(validating: newPin, as: UTF8.self) else { throw CTAPError(.pinPolicyViolation, "PIN is not UTF-8") }
         guard text.unicodeScalars.count >= pin.minLength else {
             throw CTAPError(.pinPolicyViolation, "PIN shorter than \(pin.minLength) code points")
+        }
+        if settings.pinComplexityPolicy, let weakness = PinComplexity.weakness(of: text) {
+            throw CTAPError(.pinPolicyViolation, "the PIN complexity policy refuses \(weakness)")
         }
         return newPin
     }

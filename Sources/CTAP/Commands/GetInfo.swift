@@ -28,9 +28,12 @@ struct GetInfoResponse: CommandResponse {
     var remainingDiscoverableCredentials: Int?
     // CTAP 2.2 (§6.4), on a key with the 2.2 additions.
     var attestationFormats: [String]?
+    var uvCountSinceLastPinEntry: Int?
     var longTouchForReset: Bool?
     var encIdentifier: [UInt8]?
     var transportsForReset: [String]?
+    var pinComplexityPolicy: Bool?
+    var pinComplexityPolicyURL: String?
     var maxPINLength: Int?
     var encCredStoreState: [UInt8]?
     var authenticatorConfigCommands: [Int]?
@@ -71,9 +74,13 @@ struct GetInfoResponse: CommandResponse {
             (.remainingDiscoverableCredentials, remainingDiscoverableCredentials.map(CBORValue.int)),
             // attestationFormats keeps its order: the first is the default (§6.4).
             (.attestationFormats, attestationFormats.map { .array($0.map(CBORValue.text)) }),
+            (.uvCountSinceLastPinEntry, uvCountSinceLastPinEntry.map(CBORValue.int)),
             (.longTouchForReset, longTouchForReset.map(CBORValue.bool)),
             (.encIdentifier, encIdentifier.map(CBORValue.bytes)),
             (.transportsForReset, transportsForReset.map { list($0.map(CBORValue.text)) }),
+            (.pinComplexityPolicy, pinComplexityPolicy.map(CBORValue.bool)),
+            // A byte string, not text (§6.4).
+            (.pinComplexityPolicyURL, pinComplexityPolicyURL.map { .bytes(Array($0.utf8)) }),
             (.maxPINLength, maxPINLength.map(CBORValue.int)),
             (.encCredStoreState, encCredStoreState.map(CBORValue.bytes)),
             (.authenticatorConfigCommands, authenticatorConfigCommands.map { .array($0.map(CBORValue.int)) }),
@@ -153,8 +160,12 @@ extension Authenticator {
                 : (is2_1 ? GetInfoResponse.allMembers : preview ? GetInfoResponse.previewMembers : GetInfoResponse.ctap2_0Members)
                     .subtracting(config.getInfoOmits))
         if with2_2 {
-            info.attestationFormats = config.attestation == .none ? ["none"] : ["packed", "none"]
+            // §6.4: "none" is implied and not listed; a key with no other format omits the member.
+            info.attestationFormats = config.attestation == .none ? nil : ["packed"]
+            info.uvCountSinceLastPinEntry = config.builtInUV ? settings.uvCountSinceLastPinEntry : nil
             info.longTouchForReset = false
+            info.pinComplexityPolicy = settings.pinComplexityPolicy
+            info.pinComplexityPolicyURL = config.pinComplexityPolicyURL
             info.transportsForReset = config.transports
             info.maxPINLength = StoredPin.maxLength
             info.authenticatorConfigCommands = ConfigSubCommand.allCases.map(\.rawValue)

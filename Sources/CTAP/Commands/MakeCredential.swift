@@ -185,6 +185,9 @@ extension Authenticator {
         if extensions.minPinLength && settings.minPinLengthRPIDs.contains(request.rpId) {
             outputs.add("minPinLength", .int(pin.minLength))
         }
+        if extensions.pinComplexityPolicy && settings.minPinLengthRPIDs.contains(request.rpId) {
+            outputs.add("pinComplexityPolicy", .bool(settings.pinComplexityPolicy))
+        }
         flags.insertBackup(eligible: config.defaultBackupEligibility, state: config.defaultBackupState)
         let signCount = try nextSignCount()
         let authData = AuthenticatorData(

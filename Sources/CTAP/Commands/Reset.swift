@@ -25,7 +25,7 @@ extension Authenticator {
         credentialSecrets = CredentialSecrets(masterKey: fresh.masterKey)
         pendingAssertions = nil
         largeBlobWrite = nil
-        settings = DeviceSettings()
+        settings = DeviceSettings(config)
         pin = StoredPin()
         pinSession = PinUvSession(random: random)
         emit(.reset)

@@ -19,6 +19,9 @@ struct MakeCredentialExtensions {
     var minPinLength = false
     /// thirdPartyPayment (CTAP 2.2): a payment credential (Secure Payment Confirmation).
     var thirdPartyPayment = false
+    /// pinComplexityPolicy (CTAP 2.2): report whether the policy is enforced, to the RPs
+    /// minPinLength reports to.
+    var pinComplexityPolicy = false
 
     /// Extensions not `enabled` on this key are ignored, as unknown ones are.
     init(_ extensions: CBORValue?, enabled: Set<String>) throws(CTAPError) {
@@ -40,6 +43,7 @@ struct MakeCredentialExtensions {
         }
         minPinLength = try extensions[text: "minPinLength"]?.expectBool("minPinLength") ?? false
         thirdPartyPayment = try extensions[text: "thirdPartyPayment"]?.expectBool("thirdPartyPayment") ?? false
+        pinComplexityPolicy = try extensions[text: "pinComplexityPolicy"]?.expectBool("pinComplexityPolicy") ?? false
     }
 }
 
