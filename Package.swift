@@ -129,7 +129,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "vfido-bench", dependencies: [
-            "VirtualKey", "CTAP", "CBOR", "CTAPHID", "CredentialStore", "CTAPTestSupport",
+            "VirtualKey", "CTAP", "CTAPWire", "CBOR", "CTAPHID", "CredentialStore", "CTAPTestSupport", "WebAuthnClient",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -73,6 +73,18 @@ public struct CredentialStoreFull: Error, CustomStringConvertible {
     public var description: String { "no room to store: \(detail)" }
 }
 
+/// An RP as credential management lists it.
+public struct ResidentRelyingParty: Sendable, Equatable {
+    public var rpId: String
+    public var rpName: String?
+    public var rpIdHash: [UInt8]
+    public init(rpId: String, rpName: String?, rpIdHash: [UInt8]) {
+        self.rpId = rpId
+        self.rpName = rpName
+        self.rpIdHash = rpIdHash
+    }
+}
+
 /// Durable storage for one authenticator. Implementations encrypt secrets and private keys at
 /// rest; the core hands them over in clear and never writes files itself.
 public protocol CredentialStore: Sendable {
@@ -85,8 +97,11 @@ public protocol CredentialStore: Sendable {
     func residentCredentials(rpIdHash: [UInt8]) throws -> [StoredCredential]
     /// Any stored credential, discoverable or not.
     func storedCredential(id: [UInt8]) throws -> StoredCredential?
-    /// Every discoverable credential (credential management).
+    /// Every discoverable credential.
     func allResidentCredentials() throws -> [StoredCredential]
+    /// The RPs that have discoverable credentials, by RP ID, each named as its newest
+    /// credential names it, without decrypting any key (credential management's RP list).
+    func residentRelyingParties() throws -> [ResidentRelyingParty]
     /// Every stored credential, discoverable or not (the control API).
     func allStoredCredentials() throws -> [StoredCredential]
     /// How many discoverable credentials there are, without decrypting any.

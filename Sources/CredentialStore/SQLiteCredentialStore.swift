@@ -40,6 +40,11 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
     static let signCountBlock: Int64 = 256
     private var signCountNext: Int64 = 0
     private var signCountReserved: Int64 = 0
+    /// Answers only a write can change, with the connection's write count when they were
+    /// computed: hosts ask getInfo (the count, and with a persistent token the digest) before
+    /// most operations, and with 100k passkeys each was a scan.
+    private var residentCountCache: (written: Int64, count: Int)?
+    private var residentDigestCache: (written: Int64, digest: [UInt8])?
 
     /// Opens (creating if needed) the store in `directory`; its storage key is opened (or, for a
     /// new store, written) with `protection`.
@@ -279,8 +284,21 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
         }
     }
 
+    public func residentRelyingParties() throws -> [ResidentRelyingParty] {
+        try locked {
+            // With one max() aggregate, SQLite takes the bare columns from the row holding the maximum.
+            try db.query("""
+                SELECT rp_id, rp_name, rp_id_hash, max(created_at) FROM credentials WHERE discoverable = 1
+                GROUP BY rp_id_hash ORDER BY rp_id
+                """).map { row in
+                ResidentRelyingParty(rpId: row[0].text ?? "", rpName: row[1].text, rpIdHash: row[2].blob ?? [])
+            }
+        }
+    }
+
     public func residentCredentialsDigest() throws -> [UInt8] {
         try locked {
+            if let cache = residentDigestCache, cache.written == db.totalChanges { return cache.digest }
             // The sealed key is part of the row: a rewritten row (a new user name, say) is sealed afresh.
             let rows = try db.query("""
                 SELECT id, rp_id, rp_name, user_id, user_name, user_display_name, algorithm, sealed_private_key, cred_protect,
@@ -299,7 +317,9 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
                 case .null: field(5, [])
                 }
             }
-            return Array(hash.finalize())
+            let digest = Array(hash.finalize())
+            residentDigestCache = (db.totalChanges, digest)
+            return digest
         }
     }
 
@@ -321,7 +341,12 @@ public final class SQLiteCredentialStore: CredentialStore, @unchecked Sendable {
     }
 
     public func residentCredentialCount() throws -> Int {
-        try locked { Int(try db.query("SELECT count(*) FROM credentials WHERE discoverable = 1").first?.first?.int ?? 0) }
+        try locked {
+            if let cache = residentCountCache, cache.written == db.totalChanges { return cache.count }
+            let count = Int(try db.query("SELECT count(*) FROM credentials WHERE discoverable = 1").first?.first?.int ?? 0)
+            residentCountCache = (db.totalChanges, count)
+            return count
+        }
     }
 
     public func saveCredential(_ c: StoredCredential) throws {

@@ -207,6 +207,16 @@ let diskRate = await rate {
 results["on_disk_getAssertion_es256_ops_per_s"] = diskRate
 if let openssl { results["on_disk_getAssertion_es256_vs_openssl_ratio"] = diskRate / openssl["ES256"]! }
 
+// Scale with stored passkeys (BENCH_SCALE: the sizes, comma-separated).
+let scaleSizes = (ProcessInfo.processInfo.environment["BENCH_SCALE"] ?? "10,1000,10000,100000").split(separator: ",").compactMap { Int($0) }
+let scale = try await scaleSeries(sizes: scaleSizes, rps: 1000)
+results["scale"] = scale
+if let smallest = scale.first, let largest = scale.last {
+    for name in ["getAssertion_allowList_p50_us", "getAssertion_discoverable_one_account_p50_us", "getInfo_p50_us"] {
+        results["scale_\(name)_largest_vs_smallest_ratio"] = (largest[name] as! Double) / (smallest[name] as! Double)
+    }
+}
+
 // Where an ES256 getAssertion's time goes, piece by piece (microseconds per call).
 let sealer = CredentialIDSealer(masterKey: Array(SHA256.hash(data: Array("bench".utf8))))
 let rpIdHash = Array(SHA256.hash(data: Array("bench.example".utf8)))

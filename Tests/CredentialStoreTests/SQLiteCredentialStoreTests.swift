@@ -86,6 +86,30 @@ func mode(_ url: URL) throws -> Int {
         #expect(try store.residentCredentialCount() == 2)
     }
 
+    /// Credential management's RP list, and the count and digest getInfo asks for, which are
+    /// kept between writes: every write must show in them.
+    @Test func theRPListCountAndDigestFollowEveryWrite() throws {
+        let store = try SQLiteCredentialStore.inMemory()
+        #expect(try store.residentRelyingParties().isEmpty && store.residentCredentialCount() == 0)
+        var named = sample(id: [1], userId: [1], rp: "b.example", createdAt: 1)
+        named.rpName = "Old name"
+        try store.saveCredential(named)
+        named = sample(id: [2], userId: [2], rp: "b.example", createdAt: 2)
+        named.rpName = "New name"
+        try store.saveCredential(named)
+        try store.saveCredential(sample(id: [3], userId: [3], rp: "a.example"))
+        #expect(try store.residentRelyingParties() == [
+            ResidentRelyingParty(rpId: "a.example", rpName: "Example", rpIdHash: Array("a.example".utf8)),
+            ResidentRelyingParty(rpId: "b.example", rpName: "New name", rpIdHash: Array("b.example".utf8)),  // the newest names it
+        ])
+        let digest = try store.residentCredentialsDigest()
+        #expect(try store.residentCredentialCount() == 3 && store.residentCredentialsDigest() == digest)
+        try store.deleteCredential(id: [3])
+        #expect(try store.residentCredentialCount() == 2 && store.residentCredentialsDigest() != digest)
+        try store.wipe()
+        #expect(try store.residentCredentialCount() == 0 && store.residentRelyingParties().isEmpty)
+    }
+
     @Test func signCountIncrementsAndWipeClearsEverything() throws {
         let store = try SQLiteCredentialStore.inMemory()
         #expect(try store.incrementSignCount() == 1)

@@ -15,9 +15,11 @@ extension SubcommandRequest where SubCommand == CredentialManagementSubCommand {
 }
 
 /// What enumerateRPsGetNextRP / enumerateCredentialsGetNextCredential continue with.
+/// An enumeration in progress: the list and the position of its next entry (an index, so a
+/// getNext neither copies nor shifts the list).
 enum CredentialEnumeration {
-    case rps([StoredCredential])
-    case credentials([StoredCredential])
+    case rps([ResidentRelyingParty], next: Int)
+    case credentials([StoredCredential], next: Int)
 }
 
 /// What a credential-management subcommand answers; members it does not set are absent.
@@ -67,24 +69,25 @@ extension Authenticator {
         if grant.readOnly && (request.subCommand == .deleteCredential || request.subCommand == .updateUserInformation) {
             throw CTAPError(.pinAuthInvalid, "the persistent token may only read")
         }
-        let all = try storeCall { try store.allResidentCredentials() }
+        // Each subcommand reads only what it answers: with 100k passkeys, loading (and
+        // decrypting) all of them per subcommand made an enumeration quadratic.
         switch request.subCommand {
         case .getCredsMetadata:
             guard grant.boundRPID == nil else { throw CTAPError(.pinAuthInvalid, "token is bound to an RP") }
-            return CredentialManagementResponse(existingCount: all.count, remainingCount: max(0, config.maxResidentCredentials - all.count))
+            let count = try storeCall { try store.residentCredentialCount() }
+            return CredentialManagementResponse(existingCount: count, remainingCount: max(0, config.maxResidentCredentials - count))
         case .enumerateRPsBegin:
             guard grant.boundRPID == nil else { throw CTAPError(.pinAuthInvalid, "token is bound to an RP") }
-            var seen = Set<[UInt8]>()
-            let rps = all.filter { seen.insert($0.rpIdHash).inserted }
+            let rps = try storeCall { try store.residentRelyingParties() }
             guard let first = rps.first else { throw CTAPError(.noCredentials, "no discoverable credentials") }
-            if rps.count > 1 { pendingEnumeration = .rps(Array(rps.dropFirst())) }
+            if rps.count > 1 { pendingEnumeration = .rps(rps, next: 1) }
             return rpEntry(first, total: rps.count)
         case .enumerateCredentialsBegin:
             let rpIdHash = try request.param(.rpIDHash).expectBytes("rpIDHash")
-            let credentials = all.filter { $0.rpIdHash == rpIdHash }.sorted { $0.createdAt > $1.createdAt }
+            let credentials = try storeCall { try store.residentCredentials(rpIdHash: rpIdHash) }  // newest first
             guard let first = credentials.first else { throw CTAPError(.noCredentials, "no credentials for that RP") }
             if let bound = grant.boundRPID, bound != first.rpId { throw CTAPError(.pinAuthInvalid, "token is bound to \(bound)") }
-            if credentials.count > 1 { pendingEnumeration = .credentials(Array(credentials.dropFirst())) }
+            if credentials.count > 1 { pendingEnumeration = .credentials(credentials, next: 1) }
             return try credentialEntry(first, total: credentials.count)
         case .deleteCredential:
             let credential = try storedCredential(named: request.param(.credentialID))
@@ -144,23 +147,21 @@ extension Authenticator {
 
     func nextEnumerated(_ sub: CredentialManagementSubCommand) throws(CTAPError) -> CredentialManagementResponse {
         switch (pendingEnumeration, sub) {
-        case (.rps(var rest), .enumerateRPsGetNextRP) where !rest.isEmpty:
-            let next = rest.removeFirst()
-            pendingEnumeration = rest.isEmpty ? nil : .rps(rest)
-            return rpEntry(next, total: nil)
-        case (.credentials(var rest), .enumerateCredentialsGetNextCredential) where !rest.isEmpty:
-            let next = rest.removeFirst()
-            pendingEnumeration = rest.isEmpty ? nil : .credentials(rest)
-            return try credentialEntry(next, total: nil)
+        case (.rps(let list, let next), .enumerateRPsGetNextRP):
+            pendingEnumeration = next + 1 < list.count ? .rps(list, next: next + 1) : nil
+            return rpEntry(list[next], total: nil)
+        case (.credentials(let list, let next), .enumerateCredentialsGetNextCredential):
+            pendingEnumeration = next + 1 < list.count ? .credentials(list, next: next + 1) : nil
+            return try credentialEntry(list[next], total: nil)
         default:
             pendingEnumeration = nil
             throw CTAPError(.notAllowed, "nothing to continue")
         }
     }
 
-    func rpEntry(_ c: StoredCredential, total: Int?) -> CredentialManagementResponse {
-        CredentialManagementResponse(rp: .textMap([("id", .text(c.rpId)), ("name", c.rpName.map(CBORValue.text))]),
-                                     rpIDHash: c.rpIdHash, totalRPs: total)
+    func rpEntry(_ rp: ResidentRelyingParty, total: Int?) -> CredentialManagementResponse {
+        CredentialManagementResponse(rp: .textMap([("id", .text(rp.rpId)), ("name", rp.rpName.map(CBORValue.text))]),
+                                     rpIDHash: rp.rpIdHash, totalRPs: total)
     }
 
     func credentialEntry(_ c: StoredCredential, total: Int?) throws(CTAPError) -> CredentialManagementResponse {
