@@ -188,8 +188,13 @@ public final class Daemon: Sendable {
     /// The keys, by number; keys added and removed at runtime change it.
     private let registry: Mutex<[RunningKey]>
     public var keys: [RunningKey] { registry.withLock { $0 } }
-    /// At most this many keys at once (a bound on what the control API can make).
+    /// At most this many keys at once through the control API (a bound on what it can make);
+    /// a daemon started with more keeps them but adds none.
     public static let maxKeys = 32
+    /// How many keys start at the same time.
+    static let startingAtOnce = 64
+    /// `vfido serve --keys` at most (a test farm of keys; each costs a UDP socket and a store).
+    public static let maxStartingKeys = 1000
     let configuration: DaemonConfiguration
     /// The terminal the terminal policy asks on, shared by every key.
     let terminal: TerminalPresence?
@@ -226,20 +231,40 @@ public final class Daemon: Sendable {
         let stateLock = try configuration.stateDirectory.map(StateLock.acquire)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let events = EventHub()
-        var keys: [RunningKey] = []
+        var started: [RunningKey] = []
         // One terminal for every key: its prompts name the RP, so they are told apart.
         let terminal = configuration.presence == .terminal && presence == nil
             ? try TerminalPresence.openTTY(timeout: configuration.promptTimeout) : nil
         let pinentry = PinentryPresence(program: configuration.pinentryProgram, timeout: configuration.promptTimeout, logger: logger)
         let notify = NotifyPresence(timeout: configuration.promptTimeout, fallback: pinentry, logger: logger)
         do {
-            for n in 1...max(1, configuration.keys) {
-                let keyPresence = KeyPresence(policy: configuration.presence, timeout: configuration.promptTimeout, terminal: terminal,
-                                              pinentry: pinentry, notify: notify, uvKeyFile: configuration.uvKeyFile(forKey: n),
-                                              events: events, key: n, logger: logger)
-                keys.append(try await startKey(n, configuration, presence: keyPresence, override: presence, events: events,
-                                               group: group, logger: logger, addedAtRuntime: false))
+            // Keys start a few at a time: most of a new key's start is waiting for its store's
+            // first commits to reach the disk, and those waits overlap (a farm of 1000 keys
+            // started one by one took seconds).
+            let count = max(1, configuration.keys)
+            try await withThrowingTaskGroup(of: RunningKey.self) { starting in
+                do {
+                    for n in 1...count {
+                        if n > startingAtOnce, let key = try await starting.next() { started.append(key) }
+                        starting.addTask {
+                            let keyPresence = KeyPresence(policy: configuration.presence, timeout: configuration.promptTimeout, terminal: terminal,
+                                                          pinentry: pinentry, notify: notify, uvKeyFile: configuration.uvKeyFile(forKey: n),
+                                                          events: events, key: n, logger: logger)
+                            return try await startKey(n, configuration, presence: keyPresence, override: presence, events: events,
+                                                      group: group, logger: logger, addedAtRuntime: false)
+                        }
+                    }
+                    for try await key in starting { started.append(key) }
+                } catch {
+                    // The keys that did start are closed below, so collect them all first.
+                    starting.cancelAll()
+                    while let result = await starting.nextResult() {
+                        if case .success(let key) = result { started.append(key) }
+                    }
+                    throw error
+                }
             }
+            let keys = started.sorted { $0.number < $1.number }
             var usbip: USBIPServer?
             if let port = configuration.usbipPort {
                 do {
@@ -254,7 +279,7 @@ public final class Daemon: Sendable {
             return Daemon(keys: keys, configuration: configuration, terminal: terminal, pinentry: pinentry, notify: notify, usbip: usbip, events: events, logger: logger,
                           group: group, stateLock: stateLock)
         } catch {
-            for key in keys { await key.close() }
+            for key in started { await key.close() }
             try? await group.shutdownGracefully()
             stateLock?.release()
             throw error

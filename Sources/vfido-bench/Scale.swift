@@ -131,6 +131,7 @@ func scaleSeries(sizes: [Int], rps: Int) async throws -> [[String: Any]] {
             .filter { $0.hasPrefix(SQLiteCredentialStore.databaseName) }
             .map { ((try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent($0).path)[.size]) as? Int) ?? 0 }
             .reduce(0, +)
+        FileHandle.standardError.write(Data("bench: \(made) passkeys: filled in \(Int(fillSeconds)) s, enumerated in \(Int(enumerateMicroseconds / 1e6)) s\n".utf8))
         series.append([
             "discoverable_credentials": made, "rps": min(made - 1, rps) + 1, "fill_seconds": fillSeconds,
             "getAssertion_allowList_p50_us": allowList, "getAssertion_discoverable_one_account_p50_us": discoverable,

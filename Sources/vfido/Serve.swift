@@ -88,7 +88,7 @@ struct Serve: AsyncParsableCommand {
     var allowRemote = false
 
     @Option(name: .long, help: ArgumentHelp(
-        "How many virtual keys to serve, each with its own state (key n >= 2 in <state>/key-n) and USB/IP bus id 1-n.",
+        "How many virtual keys to serve (1 to 1000), each with its own state (key n >= 2 in <state>/key-n), USB/IP bus id 1-n and UDP port base+n-1.",
         valueName: "n"))
     var keys = 1
 
@@ -218,7 +218,7 @@ struct Serve: AsyncParsableCommand {
         if let ms = processingDelay, !(0...60_000).contains(ms) { throw ValidationError("--processing-delay must be 0 to 60000 ms") }
         if let ms = keepaliveInterval, !(10...10_000).contains(ms) { throw ValidationError("--keepalive-interval must be 10 to 10000 ms") }
         if !(promptTimeout > 0 && promptTimeout <= 3600) { throw ValidationError("--prompt-timeout must be between 0 and 3600 seconds") }
-        if !(1...16).contains(keys) { throw ValidationError("--keys must be between 1 and 16") }
+        if !(1...Daemon.maxStartingKeys).contains(keys) { throw ValidationError("--keys must be between 1 and \(Daemon.maxStartingKeys)") }
         if usbipMaxConnections < 1 { throw ValidationError("--usbip-max-connections must be at least 1") }
         if let n = maxMessageSize, !(64...65536).contains(n) { throw ValidationError("--max-message-size must be 64 to 65536") }
         if let n = maxCredentialCountInList, !(1...64).contains(n) { throw ValidationError("--max-credential-count-in-list must be 1 to 64") }
@@ -310,6 +310,7 @@ struct Serve: AsyncParsableCommand {
             logger.warning("USB/IP is listening on \(usbip), beyond loopback: USB/IP has no authentication")
         }
 
+        raiseOpenFileLimit(forKeys: keys, logger: logger)
         let daemon: Daemon
         do {
             daemon = try await Daemon.start(configuration, logger: logger)
@@ -375,6 +376,20 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
+/// Each key holds a UDP socket and, with a state directory, its database, WAL and lock files:
+/// a farm of keys needs more descriptors than a shell's usual soft limit of 1024. The soft
+/// limit is raised toward the hard one; if even that is short, say so before keys fail to start.
+func raiseOpenFileLimit(forKeys keys: Int, logger: Logger) {
+    let needed = rlim_t(keys * 6 + 256)
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < needed else { return }
+    limit.rlim_cur = min(needed, limit.rlim_max)
+    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    if limit.rlim_cur < needed {
+        logger.warning("\(keys) keys may need \(needed) open files; the hard limit is \(limit.rlim_max) (ulimit -Hn)")
+    }
+}
+
 extension Serve {
     func banner(_ daemon: Daemon, _ configuration: DaemonConfiguration, _ controlAPI: ControlServer.Running) -> String {
         let usbipHost = usbip.host == "127.0.0.1" || usbip.host == "localhost" ? "127.0.0.1" : usbip.host
@@ -386,13 +401,21 @@ extension Serve {
             lines.append(faults.replay != nil ? "  faults       replaying \(faultReplay ?? "")"
                 : "  faults       \(faults.rules.map(\.description).joined(separator: " "))   seed \(faults.seed)")
         }
-        for key in daemon.keys {
+        // A farm of keys gets a line for the first few and one for the rest.
+        let listed = daemon.keys.count > 8 ? Array(daemon.keys.prefix(4)) : daemon.keys
+        for key in listed {
             var where_ = [String]()
             if key.uhid != nil { where_.append("uhid (a local hidraw device)") }
             if !noUsbip { where_.append("USB/IP bus id \(key.busid)") }
             if let udpAddress = key.udp?.localAddress?.port { where_.append("UDP \(udp.host):\(udpAddress)") }
             lines.append("  key \(key.number)        \(where_.joined(separator: ", "))   serial \(key.serialNumber)")
             lines.append("               state \(configuration.stateDirectory(forKey: key.number)?.path ?? "in memory (--ephemeral)")")
+        }
+        if let last = daemon.keys.last, listed.count < daemon.keys.count {
+            var where_ = [String]()
+            if !noUsbip { where_.append("USB/IP bus ids to \(last.busid)") }
+            if let port = last.udp?.localAddress?.port { where_.append("UDP ports to \(port)") }
+            lines.append("  keys 5-\(last.number)   \(where_.joined(separator: ", ")), each with its own state")
         }
         lines.append("")
         lines.append("Connect:")

@@ -31,6 +31,26 @@ func mode(_ url: URL) throws -> Int {
         }
     }
 
+    /// A new database is built beside its place and renamed in whole: a crash's leftover is
+    /// thrown away, and what is left is a complete store in WAL mode.
+    @Test func aNewStoreIsMadeWholeAndALeftoverIsDiscarded() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let leftover = dir.appendingPathComponent(SQLiteCredentialStore.databaseName + ".new")
+        try Data("half a database".utf8).write(to: leftover)
+        do {
+            let store = try SQLiteCredentialStore(directory: dir)
+            try store.saveCredential(sample())
+        }
+        #expect(!FileManager.default.fileExists(atPath: leftover.path))
+        let reopened = try SQLiteCredentialStore(directory: dir)
+        #expect(try reopened.storedCredential(id: [1, 2, 3]) != nil)
+        let db = try SQLiteDatabase(path: dir.appendingPathComponent(SQLiteCredentialStore.databaseName).path)
+        #expect(try db.query("PRAGMA journal_mode").first?.first?.text == "wal")
+        #expect(try db.query("PRAGMA user_version").first?.first?.int == Int64(SQLiteCredentialStore.schemaVersion))
+    }
+
     @Test func privateKeysAndSecretsAreNotStoredInClear() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

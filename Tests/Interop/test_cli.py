@@ -100,3 +100,90 @@ def test_a_second_daemon_on_the_same_state_is_refused(start_daemon, vfido_bin):
     first.stop()
     again = start_daemon(state=first.state)
     assert Ctap2(again.device()).get_info().versions
+
+
+def consecutive_free_udp_ports(count: int) -> int:
+    """A base port with `count` free ports from it (the keys of `--keys N` listen on base..base+N-1)."""
+    import random
+    import socket
+    for _ in range(50):
+        base = random.randrange(20000, 60000 - count)
+        held = []
+        try:
+            for p in range(base, base + count):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                held.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+    raise RuntimeError(f"no {count} consecutive free UDP ports")
+
+
+def test_a_farm_of_keys_starts_and_every_key_is_its_own(vfido_bin, tmp_path):
+    # Keys start a few dozen at a time: each must still come up on its own port, with its own
+    # store and serial, and keep what it was given across a restart.
+    from fido2.ctap2 import Ctap2
+    from vfido_udp import open_device
+    from ctap_helpers import make
+    count = 40
+    base = consecutive_free_udp_ports(count)
+    cmd = [str(vfido_bin), "serve", "--state", str(tmp_path / "farm"), "--keys", str(count), "--udp", f"127.0.0.1:{base}",
+           "--no-usbip", "--no-rp", "--no-api"]
+
+    def serve():
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        banner = []
+        for line in proc.stdout:
+            banner.append(line)
+            if line.startswith("Stop with"):
+                return proc, "".join(banner)
+        proc.wait(timeout=30)
+        raise AssertionError(f"vfido exited: {''.join(banner)} {proc.stderr.read()}")
+
+    proc, banner = serve()
+    try:
+        assert f"keys 5-{count}" in banner and f"UDP ports to {base + count - 1}" in banner, banner
+        for n in range(count):
+            dev = open_device(base + n)  # INIT, then getInfo over the key's own port
+            assert "FIDO_2_1" in Ctap2(dev).get_info().versions
+            dev.close()
+        last = open_device(base + count - 1)
+        make(Ctap2(last), rk=True)
+        assert Ctap2(last).get_info().remaining_disc_creds < Ctap2(open_device(base)).get_info().remaining_disc_creds
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+    assert (tmp_path / "farm" / f"key-{count}").is_dir()
+    proc, _ = serve()
+    try:
+        first, last = Ctap2(open_device(base)), Ctap2(open_device(base + count - 1))
+        assert last.get_info().remaining_disc_creds < first.get_info().remaining_disc_creds
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_a_key_that_cannot_start_stops_the_farm_cleanly(vfido_bin, tmp_path):
+    # One taken port among many: the daemon says which, exits, and leaves nothing held (the
+    # state lock is free: the same command starts once the port is free).
+    import socket
+    count = 20
+    base = consecutive_free_udp_ports(count)
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    blocker.bind(("127.0.0.1", base + 13))
+    cmd = [str(vfido_bin), "serve", "--state", str(tmp_path / "farm"), "--keys", str(count), "--udp", f"127.0.0.1:{base}",
+           "--no-usbip", "--no-rp", "--no-api"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert f"cannot listen on UDP 127.0.0.1:{base + 13}" in result.stderr
+    blocker.close()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert any(line.startswith("Stop with") for line in proc.stdout)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
